@@ -1,0 +1,1 @@
+"""The shared provider core: request/response types, errors, client, adapters."""

@@ -1,0 +1,1 @@
+"""DuckDB storage: append-only migrations, a batched writer, readers."""

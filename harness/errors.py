@@ -202,7 +202,13 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-_CONTEXT_HINTS = ("context length", "context_length", "maximum context", "too long", "prompt is too long")
+_CONTEXT_HINTS = (
+    "context length",
+    "context_length",
+    "maximum context",
+    "too long",
+    "prompt is too long",
+)
 
 
 def classify_http_error(
@@ -216,7 +222,9 @@ def classify_http_error(
     """Map an HTTP error status and body to the most specific error."""
     lowered = body.lower()
     snippet = " ".join(body.split())[:300] or "(empty body)"
-    kw = dict(provider=provider, model=model, http_status=status, retry_after=retry_after, body=body)
+    kw = dict(
+        provider=provider, model=model, http_status=status, retry_after=retry_after, body=body
+    )
     if status == 429:
         return RateLimitError(f"rate limited: {snippet}", **kw)
     if status in (503, 529) or "overloaded" in lowered:

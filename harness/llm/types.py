@@ -72,7 +72,12 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token usage. None means the provider did not report it (never 0 by default)."""
+    """Token usage. None means the provider did not report it (never 0 by default).
+
+    ``input_tokens`` counts the whole prompt, cached tokens included (OpenAI's
+    ``prompt_tokens``; for Anthropic ``input_tokens + cache_read_input_tokens +
+    cache_creation_input_tokens``), so prices apply the same way everywhere.
+    """
 
     input_tokens: int | None = None
     output_tokens: int | None = None

@@ -1,0 +1,116 @@
+"""Single-shot agent: one prompt, one answer, verified by the hidden tests."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from harness.llm.client import CallContext, LLMClient
+from harness.llm.types import ChatRequest, Message
+from harness.tasks.types import Task
+
+__all__ = ["SYSTEM_PROMPT", "TrialSpec", "build_messages", "run_trial"]
+
+SYSTEM_PROMPT = (
+    "You are an expert Python programmer. Solve the task below. Reply with the complete "
+    "Python code in a single ```python code block."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TrialSpec:
+    """One trajectory to produce: a task, an arm, a replicate."""
+
+    trial_id: str
+    task: Task
+    arm: str
+    router: str
+    model: str
+    route_reason: str
+    replicate: int
+    assign_u: float | None = None
+
+
+def build_messages(task: Task) -> tuple[Message, ...]:
+    # The task prompt goes in verbatim: the simulator recognises tasks by it.
+    return (Message("system", SYSTEM_PROMPT), Message("user", task.prompt))
+
+
+def replicate_seed(seed: int, replicate: int) -> int:
+    """Per-replicate sampling seed, the same for every arm (arms stay paired)."""
+    return (seed * 1_000_003 + replicate) % 2**31
+
+
+async def run_trial(
+    spec: TrialSpec,
+    *,
+    run_id: str,
+    client: LLMClient,
+    verifier: Any,
+    seed: int,
+    max_tokens: int,
+    temperature: float,
+    stream: bool,
+) -> dict[str, Any]:
+    """Produce and verify one trajectory; returns its ``trials`` row."""
+    started = datetime.now(UTC)
+    rseed = replicate_seed(seed, spec.replicate)
+    req = ChatRequest(
+        model=client_model_id(client, spec.model),
+        messages=build_messages(spec.task),
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stream=stream,
+        seed=rseed,
+        user=f"harness-r{rseed}",
+    )
+    ctx = CallContext(
+        run_id=run_id, trial_id=spec.trial_id, router=spec.router, route_reason=spec.route_reason
+    )
+    outcome = await client.chat(spec.model, req, ctx)
+    row: dict[str, Any] = {
+        "trial_id": spec.trial_id,
+        "run_id": run_id,
+        "task_id": spec.task.task_id,
+        "task_suite": spec.task.suite,
+        "task_category": spec.task.category,
+        "arm": spec.arm,
+        "router": spec.router,
+        "model": spec.model,
+        "replicate": spec.replicate,
+        "assign_u": spec.assign_u,
+        "turns": 1,
+        "calls": outcome.attempts,
+        "cost_usd": outcome.cost_usd,
+        "started_at": started,
+    }
+    resp = outcome.response
+    if resp is None:
+        err = outcome.error
+        row.update(status="llm_error", error=str(err) if err else "no response")
+    else:
+        row.update(
+            input_tokens=resp.usage.input_tokens,
+            output_tokens=resp.usage.output_tokens,
+            latency_ms=resp.latency_ms,
+            ttft_ms=resp.ttft_ms,
+            answer=resp.content,
+        )
+        t0 = time.perf_counter()
+        result = await verifier.verify(spec.task, resp.content)
+        row.update(
+            status="ok",
+            success=result.success,
+            score=result.score,
+            verifier_reason=result.reason,
+            verifier_output=result.output,
+            verify_ms=(time.perf_counter() - t0) * 1000,
+        )
+    row["finished_at"] = datetime.now(UTC)
+    return row
+
+
+def client_model_id(client: LLMClient, model_key: str) -> str:
+    return client.model_config(model_key).model_id

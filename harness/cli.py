@@ -1,0 +1,131 @@
+"""Command-line edges: override validation and one-line errors with exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "check_cli_overrides",
+    "friendly_errors",
+]
+
+EXIT_ERROR = 1
+EXIT_CONFIG = 2
+EXIT_INTERRUPTED = 130
+
+# Hydra flags that take a value, and flags after which composing is not ours to check.
+_FLAGS_WITH_VALUE = {
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--cfg",
+    "-c",
+    "--package",
+    "-p",
+    "--experimental-rerun",
+    "--info",
+    "-i",
+}
+_NO_CHECK = {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--shell-completion",
+    "-sc",
+    "--info",
+    "-i",
+    "--experimental-rerun",
+}
+
+
+def _first_line(exc: BaseException) -> str:
+    parts = []
+    e: BaseException | None = exc
+    while e is not None and len(parts) < 3:
+        text = str(e).strip().splitlines()
+        line = text[0].strip() if text else type(e).__name__
+        if line and line not in parts:
+            parts.append(line)
+        e = e.__cause__ or e.__context__
+    return " — ".join(parts)
+
+
+def overrides_from_argv(argv: Sequence[str]) -> list[list[str]] | None:
+    """Override lists to compose for argv: one with every sweep at its first value,
+    plus one per further sweep value. None when argv asks Hydra for help or info.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    plain: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in _NO_CHECK:
+            return None
+        if arg in _FLAGS_WITH_VALUE:
+            skip = True
+            continue
+        if not arg.startswith("-"):
+            plain.append(arg)
+    choices: list[list[str]] = []
+    for ov in OverridesParser.create().parse_overrides(plain):
+        if ov.is_hydra_override():
+            continue
+        if ov.is_sweep_override():
+            key = ov.get_key_element()
+            choices.append([f"{key}={v}" for v in ov.sweep_string_iterator()])
+        else:
+            choices.append([ov.input_line])
+    base = [c[0] for c in choices]
+    sets = [base]
+    for i, values in enumerate(choices):
+        sets.extend([*base[:i], v, *base[i + 1 :]] for v in values[1:])
+    return sets
+
+
+def check_cli_overrides(argv: Sequence[str]) -> None:
+    """Compose with the command's overrides; on error print one line and exit 2."""
+    try:
+        groups = overrides_from_argv(argv)
+        if groups is None:
+            return
+        from harness.config.compose import compose_config
+
+        for overrides in groups:
+            compose_config(overrides)
+    except Exception as exc:
+        print(f"harness: config error: {_first_line(exc)}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+@contextlib.contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Turn HarnessErrors and Ctrl-C into one line and an exit code."""
+    from harness.errors import ConfigError, HarnessError
+
+    try:
+        yield
+    except ConfigError as exc:
+        print(f"harness: config error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR) from None
+    except KeyboardInterrupt:
+        print(
+            "harness: interrupted — everything finished so far is saved; "
+            "finish it with resume=<run folder>",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_INTERRUPTED) from None

@@ -1,0 +1,1 @@
+"""Pricing of calls from their usage."""

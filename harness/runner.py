@@ -275,7 +275,8 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
         writer.close()
         if sim is not None:
             sim.stop()
-    summary.report_text = _report(run_dir, run_id)
+    if cfg.runner.report:
+        summary.report_text = _report(run_dir, run_id)
     return summary
 
 
@@ -334,10 +335,14 @@ async def _run_async(
         store_bodies=cfg.runner.store_bodies,
         seed=cfg.seed,
     )
-    verifier = Verifier(
-        max_workers=cfg.verifier.workers,
-        timeout_s=cfg.verifier.timeout_s,
-        memory_mb=cfg.verifier.memory_mb,
+    verifier = (
+        Verifier(
+            max_workers=cfg.verifier.workers,
+            timeout_s=cfg.verifier.timeout_s,
+            memory_mb=cfg.verifier.memory_mb,
+        )
+        if cfg.verifier.enabled
+        else None
     )
     progress = _Progress(summary, list(cfg.arms), enabled=cfg.runner.progress)
     queue: asyncio.Queue[TrialSpec] = asyncio.Queue()

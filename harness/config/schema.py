@@ -138,6 +138,8 @@ class RunnerConfig:
     """Show a progress bar on stderr."""
     store_bodies: bool = True
     """Store request and response bodies in ``calls`` (keys never)."""
+    report: bool = True
+    """Write report.md and figures when the run ends."""
 
 
 @dataclass
@@ -152,6 +154,8 @@ class RetryConfig:
 
 @dataclass
 class VerifierConfig:
+    enabled: bool = True
+    """Run the hidden tests on every answer (off: trajectories only, success is NULL)."""
     timeout_s: float = 10.0
     memory_mb: int = 1024
     workers: int | None = None

@@ -1,0 +1,126 @@
+"""Figures for the report and notebooks.
+
+Functions build :class:`matplotlib.figure.Figure` objects directly (no pyplot,
+so no global state and no display backend); saving them to PNG uses Agg.
+Nothing here shows or writes a figure: that happens at the edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+__all__ = ["latency_cdf", "success_vs_cost", "ttft_cdf"]
+
+
+_TITLES = {"latency_ms": "Latency CDF", "ttft_ms": "Time to first token CDF"}
+
+
+def _stamp(fig: Figure, note: str | None) -> None:
+    if note:
+        fig.text(0.99, 0.01, note, ha="right", va="bottom", fontsize=8, color="#b03030")
+
+
+def success_vs_cost(summary: pd.DataFrame, *, note: str | None = None) -> Figure:
+    """Each arm as a point: mean cost per trial (x) against success rate (y), 95 % CIs.
+
+    Args:
+        summary: Output of :func:`~harness.analysis.frames.arm_summary`.
+        note: Small text in the corner, e.g. ``"SIMULATED"``.
+
+    Returns:
+        A Figure with error bars on both axes and each point labelled.
+    """
+    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    for i, (arm, row) in enumerate(summary.iterrows()):
+        x, y = float(row["mean_cost_usd"]), float(row["success_rate"])
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        xerr = [[max(0.0, x - row["cost_ci_low"])], [max(0.0, row["cost_ci_high"] - x)]]
+        yerr = [[max(0.0, y - row["success_ci_low"])], [max(0.0, row["success_ci_high"] - y)]]
+        xerr = np.nan_to_num(np.asarray(xerr, dtype=float))
+        yerr = np.nan_to_num(np.asarray(yerr, dtype=float))
+        color = f"C{i}"
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color=color, capsize=4, label=str(arm))
+        ax.annotate(
+            str(arm), (x, y), textcoords="offset points", xytext=(6, 6), color=color, fontsize=9
+        )
+    ax.set_xlabel("mean cost per trial (USD), 95% CI")
+    ax.set_ylabel("success rate, 95% CI")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(left=0)
+    ax.grid(True, alpha=0.3)
+    ax.set_title("Success vs cost per arm")
+    _stamp(fig, note)
+    return fig
+
+
+def latency_cdf(
+    frame: pd.DataFrame,
+    value: str = "latency_ms",
+    by: str = "arm",
+    *,
+    order: Sequence[str] | None = None,
+    title: str | None = None,
+    note: str | None = None,
+) -> Figure:
+    """Empirical CDF of a positive duration per group, log x axis.
+
+    Args:
+        frame: Trials or calls (any frame with ``value`` and ``by`` columns).
+        value: Column in milliseconds, e.g. ``"latency_ms"`` or ``"ttft_ms"``.
+        by: Grouping column, one curve per value (default: arm).
+        order: Curve order, which also fixes the colours (C0, C1, … as in
+            :func:`success_vs_cost` for the same arm order). Default: sorted.
+        title: Axes title (default names the column).
+        note: Small text in the corner, e.g. ``"SIMULATED"``.
+
+    Returns:
+        A Figure; non-positive and missing values are left out (log scale).
+    """
+    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    plotted = False
+    keys = list(order) if order is not None else sorted(frame[by].dropna().unique())
+    for i, key in enumerate(keys):
+        group = frame[frame[by] == key]
+        v = pd.to_numeric(group[value], errors="coerce").to_numpy(dtype=float)
+        v = np.sort(v[np.isfinite(v) & (v > 0)])
+        if v.size == 0:
+            continue
+        y = np.arange(1, v.size + 1) / v.size
+        label = f"{key} (n={v.size}, p50={np.median(v):,.0f} ms)"
+        ax.step(v, y, where="post", color=f"C{i}", label=label)
+        plotted = True
+    if plotted:
+        ax.set_xscale("log")
+        # Plain milliseconds read better than 4×10² on a duration axis.
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.legend(loc="lower right", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, f"no {value} data", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel(f"{value} (log scale)")
+    ax.set_ylabel("fraction ≤ x")
+    ax.set_ylim(0, 1.01)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(title or _TITLES.get(value, f"{value} CDF by {by}"))
+    _stamp(fig, note)
+    return fig
+
+
+def ttft_cdf(
+    frame: pd.DataFrame,
+    by: str = "arm",
+    *,
+    order: Sequence[str] | None = None,
+    note: str | None = None,
+) -> Figure:
+    """Empirical CDF of time to first token per group (streamed calls only)."""
+    return latency_cdf(frame, "ttft_ms", by, order=order, note=note)

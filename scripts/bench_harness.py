@@ -1,0 +1,156 @@
+"""Overhead of the harness's full call path next to a bare HTTP client loop.
+
+Both talk to the same local simulator (a separate process) in the same run:
+
+* bare: an ``httpx2.AsyncClient`` loop posting prebuilt chat-completion bodies;
+* full: ``run_experiment`` — runner → router → client → adapter → simulator →
+  DuckDB writer — with the verifier and the report off (``experiment=bench_overhead``);
+* litellm (optional): LiteLLM's Router on the same requests, run by
+  ``scripts/bench_litellm.py`` under another interpreter that has litellm
+  installed (never a dependency of this project).
+
+At concurrency 1 the simulator answers at once; at 256 it waits 200 ms per call,
+like a real API. CPU is this process's CPU time (all threads: the DuckDB
+writer's included) per call; the simulator's CPU is not counted.
+
+Command (about a minute on 2 cores):
+
+    python scripts/bench_harness.py                      # 2 000 calls per config
+    python scripts/bench_harness.py --calls 4000 --litellm-python /tmp/litellm-venv/bin/python
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from harness.agents.single_shot import build_messages  # noqa: E402
+from harness.tasks.humaneval import load_humaneval  # noqa: E402
+
+MODEL_ID = "qwen/qwen-2.5-coder-32b-instruct"
+
+
+def _settings(latency_ms: float):
+    from harness.sim.settings import load_default_settings
+
+    base = load_default_settings()
+    profiles = {
+        name: dataclasses.replace(p, ttft_ms=latency_ms, tokens_per_s=1e9)
+        for name, p in base.profiles.items()
+    }
+    return dataclasses.replace(base, profiles=profiles, time_scale=1.0)
+
+
+def _bodies(n: int) -> list[bytes]:
+    tasks = load_humaneval()
+    out = []
+    for i in range(n):
+        msgs = [{"role": m.role, "content": m.content} for m in build_messages(tasks[i % len(tasks)])]
+        body = {"model": MODEL_ID, "messages": msgs, "max_tokens": 1024, "temperature": 0.0,
+                "seed": i // len(tasks)}
+        out.append(json.dumps(body).encode())
+    return out
+
+
+async def _bare(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, float]:
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx2.AsyncClient(limits=limits, timeout=60) as client:
+        it = iter(bodies)
+        headers = {"content-type": "application/json", "authorization": "Bearer sim"}
+
+        async def worker() -> None:
+            for body in it:
+                r = await client.post(f"{url}/v1/chat/completions", content=body, headers=headers)
+                r.raise_for_status()
+                r.json()
+
+        w0, c0 = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - w0, time.process_time() - c0
+
+
+def _full(url: str, n_calls: int, concurrency: int, tmp: Path) -> tuple[float, float, int]:
+    from harness.config.compose import compose_config
+    from harness.runner import run_experiment
+
+    n_tasks = 164
+    reps = max(1, round(n_calls / n_tasks))
+    cfg = compose_config(
+        [
+            "experiment=bench_overhead",
+            "endpoints=sim",
+            f"endpoints.url={url}",
+            f"replicates={reps}",
+            f"runner.concurrency={concurrency}",
+            f"results_dir={tmp}",
+        ]
+    )
+    run_dir = tmp / f"full-{concurrency}"
+    w0, c0 = time.perf_counter(), time.process_time()
+    summary = run_experiment(cfg, run_dir=run_dir)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    import duckdb
+
+    con = duckdb.connect(str(run_dir / "harness.duckdb"), read_only=True)
+    calls = con.execute("SELECT count(*) FROM calls").fetchone()[0]
+    con.close()
+    assert summary.status == "completed"
+    return wall, cpu, calls
+
+
+def _litellm(python: str, url: str, n: int, concurrency: int) -> tuple[float, float] | None:
+    proc = subprocess.run(
+        [python, str(REPO / "scripts" / "bench_litellm.py"), "--url", url, "--calls", str(n),
+         "--concurrency", str(concurrency)],
+        capture_output=True, text=True, timeout=900,
+    )
+    if proc.returncode != 0:
+        print(f"litellm run failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    return res["wall_s"], res["cpu_s"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--concurrency", default="1,256")
+    ap.add_argument("--litellm-python", default=None, help="interpreter with litellm installed")
+    args = ap.parse_args()
+
+    from harness.sim.process import SimProcess
+
+    rows = []
+    for conc in (int(c) for c in args.concurrency.split(",")):
+        latency = 0.0 if conc == 1 else 200.0
+        n = args.calls if conc > 1 else min(args.calls, 1000)
+        with SimProcess(_settings(latency)) as sim, tempfile.TemporaryDirectory() as tmp:
+            bodies = _bodies(n)
+            asyncio.run(_bare(sim.url, bodies[:50], min(conc, 50)))  # warm up
+            wall, cpu = asyncio.run(_bare(sim.url, bodies, conc))
+            rows.append(("bare httpx2 loop", conc, latency, n, wall, cpu))
+            fwall, fcpu, fcalls = _full(sim.url, n, conc, Path(tmp))
+            rows.append(("harness full path", conc, latency, fcalls, fwall, fcpu))
+            if args.litellm_python:
+                res = _litellm(args.litellm_python, sim.url, n, conc)
+                if res:
+                    rows.append(("litellm Router", conc, latency, n, *res))
+    print(f"{'path':<20}{'conc':>6}{'lat ms':>8}{'calls':>7}{'calls/s':>9}{'CPU ms/call':>13}")
+    for name, conc, lat, n, wall, cpu in rows:
+        print(f"{name:<20}{conc:>6}{lat:>8.0f}{n:>7}{n / wall:>9.1f}{cpu / n * 1000:>13.2f}")
+
+
+if __name__ == "__main__":
+    main()

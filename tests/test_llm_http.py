@@ -697,3 +697,23 @@ async def test_connection_error_does_not_chain_the_request(http: httpx2.AsyncCli
         await a.chat(REQ)
     assert info.value.__cause__ is None and info.value.__suppress_context__
     assert not _leaks(info.value)
+
+
+async def test_key_hygiene_at_construction(
+    server: ScriptedServer, http: httpx2.AsyncClient
+) -> None:
+    """A stray newline (common in env vars) is trimmed; a key a header cannot carry is refused
+    without being printed."""
+    server.reply(json_reply(OPENAI_OK))
+    await openai(server, http, key=SECRET + "\n").chat(REQ)
+    assert server.requests[0].headers["authorization"] == f"Bearer {SECRET}"
+    with pytest.raises(ConfigError, match="'x-api-key'") as info:
+        anthropic(server, http, key=SECRET + "é")
+    assert SECRET not in str(info.value)
+
+
+async def test_unserializable_extra_is_a_final_error(http: httpx2.AsyncClient) -> None:
+    a = OpenAIAdapter(provider="p", api_base="http://127.0.0.1:9/v1", api_key=None, http=http)
+    req = ChatRequest(model="m", messages=(Message("user", "x"),), extra={"bad": object()})
+    with pytest.raises(BadRequestError, match="JSON-serializable"):
+        await a.chat(req)

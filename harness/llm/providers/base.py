@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 import httpx2
 
 from harness.errors import (
+    BadRequestError,
     ConfigError,
     LLMError,
     MalformedResponseError,
@@ -64,6 +65,17 @@ REDACTED = "[REDACTED]"
 _SNIPPET = 300
 _DRAIN_LIMIT = 64 * 1024
 _DRAIN_TIMEOUT_S = 0.5
+# Protocol code reads JSON defensively; if a body's shape still trips it, the
+# body is what was wrong, and the caller gets a MalformedResponseError.
+_SHAPE_BUGS = (TypeError, KeyError, IndexError, AttributeError)
+
+
+def _unexpected(exc: Exception) -> str:
+    return f"unexpected shape ({type(exc).__name__}: {exc})"
+
+
+def _header_ok(text: str) -> bool:
+    return text.isascii() and text.isprintable()
 
 
 class ResponseShapeError(ValueError):
@@ -154,7 +166,8 @@ class ProviderAdapter(ABC):
             )
         self.provider = provider
         self.api_base = base
-        self._api_key = api_key or None
+        # Env vars often end in a stray newline; a header cannot carry one.
+        self._api_key = api_key.strip() if api_key and api_key.strip() else None
         self._http = http
         self._timeouts = timeouts or Timeouts()
         self._transport_timeout = self._timeouts.transport()
@@ -167,6 +180,14 @@ class ProviderAdapter(ABC):
             **extra,
         }
         self._headers_sse = {**self._headers_json, "accept": "text/event-stream"}
+        for name, value in self._headers_json.items():
+            if not _header_ok(name) or not _header_ok(value):
+                # Name the header but never print its value (it may be the key).
+                raise ConfigError(
+                    f"provider {provider!r}: header {name!r} has characters HTTP headers "
+                    "cannot carry (non-ASCII or control characters) — check the API key "
+                    "and the configured headers"
+                )
 
     def __repr__(self) -> str:
         # Never the key: only whether one is set.
@@ -208,7 +229,14 @@ class ProviderAdapter(ABC):
         Streams when ``req.stream`` is set (TTFT measured), otherwise reads one
         JSON body. Raises only :class:`harness.errors.LLMError` subclasses.
         """
-        payload = json.dumps(self.request_body(req), separators=(",", ":")).encode()
+        try:
+            payload = json.dumps(self.request_body(req), separators=(",", ":")).encode()
+        except (TypeError, ValueError) as exc:
+            raise BadRequestError(
+                f"the request body is not JSON-serializable ({exc}) — check ChatRequest.extra",
+                provider=self.provider,
+                model=req.model,
+            ) from None
         t0 = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeouts.total):
@@ -263,6 +291,8 @@ class ProviderAdapter(ABC):
                 resp = self._parse(data, req)
             except ResponseShapeError as exc:
                 raise self._malformed(str(exc), text, status, req) from None
+            except _SHAPE_BUGS as exc:
+                raise self._malformed(_unexpected(exc), text, status, req) from None
         finally:
             await response.aclose()
         resp.latency_ms = (time.perf_counter() - t0) * 1000.0
@@ -315,6 +345,8 @@ class ProviderAdapter(ABC):
                 raise self._transport_error(exc, req, started=True, received=received) from None
             except ResponseShapeError as exc:
                 raise self._malformed(str(exc), last_data, status, req) from None
+            except _SHAPE_BUGS as exc:
+                raise self._malformed(_unexpected(exc), last_data, status, req) from None
             except LLMError as err:
                 if err.http_status is None:
                     err.http_status = status
@@ -453,7 +485,10 @@ class ProviderAdapter(ABC):
             return StreamCutError(f"response cut{got} ({what})", **kw)
         if isinstance(exc, httpx2.ConnectError):
             return ProviderConnectionError(f"cannot connect to {self._url} ({what})", **kw)
-        if isinstance(exc, httpx2.UnsupportedProtocol | httpx2.LocalProtocolError):
+        if isinstance(exc, httpx2.LocalProtocolError):
+            # Its message may quote a header value, i.e. the key: leave it out.
+            return LLMError(f"could not send a valid request to {self._url}", **kw)
+        if isinstance(exc, httpx2.UnsupportedProtocol):
             return LLMError(f"cannot send to {self._url} ({what}) — check api_base", **kw)
         if isinstance(exc, httpx2.TransportError):
             return ProviderConnectionError(f"connection failed before a response ({what})", **kw)

@@ -215,8 +215,9 @@ def _mcnemar(b: int, c: int, alpha: float, mid: bool) -> TestResult:
         ci_name = "mid-p interval"
     else:
         p = exact
-        ci = sps.binomtest(b, nd, 0.5).proportion_ci(confidence_level=1 - alpha, method="exact")
-        lo_pi, hi_pi = float(ci.low), float(ci.high)
+        # Clopper-Pearson limits from the beta quantiles.
+        lo_pi = 0.0 if b == 0 else float(sps.beta.ppf(alpha / 2, b, nd - b + 1))
+        hi_pi = 1.0 if b == nd else float(sps.beta.ppf(1 - alpha / 2, b + 1, nd - b))
         method = "McNemar exact conditional"
         ci_name = "Clopper-Pearson interval"
     stat = (b - c) ** 2 / nd

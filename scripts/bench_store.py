@@ -2,7 +2,7 @@
 
 Command (from the repo root, venv active)::
 
-    python scripts/bench_store.py                      # defaults below, ~15 s on 2 cores
+    python scripts/bench_store.py                      # defaults below, ~10 s on 2 cores
     python scripts/bench_store.py --rows 50000 --naive-rows 2000
 
 Rows are realistic ``calls`` rows: every column set the way the LLM client
@@ -111,10 +111,12 @@ def _us(values_ns: list[int]) -> dict[str, float]:
     }
 
 
-async def _burst(path: Path, rows: list[dict[str, Any]], warm: int) -> dict[str, Any]:
+async def _burst(
+    path: Path, rows: list[dict[str, Any]], warm: int, max_batch: int
+) -> dict[str, Any]:
     times: list[int] = []
     clock = time.perf_counter_ns
-    with StoreWriter(path) as w:
+    with StoreWriter(path, max_batch=max_batch) as w:
         # First use of Arrow's allocator and DuckDB's appender costs ~0.3 s once;
         # a run pays it once too, so it is kept out of the steady-state figure.
         for row in rows[:warm]:
@@ -133,7 +135,7 @@ async def _burst(path: Path, rows: list[dict[str, Any]], warm: int) -> dict[str,
 
 
 async def _paced(
-    path: Path, rows: list[dict[str, Any]], rate: float, seconds: float
+    path: Path, rows: list[dict[str, Any]], rate: float, seconds: float, max_batch: int
 ) -> dict[str, Any]:
     times: list[int] = []
     lags: list[float] = []
@@ -150,7 +152,7 @@ async def _paced(
     n = min(len(rows), int(rate * seconds))
     tick = 0.01  # add rate*tick rows every 10 ms
     per_tick = max(1, int(rate * tick))
-    with StoreWriter(path) as w:
+    with StoreWriter(path, max_batch=max_batch) as w:
         hb = asyncio.create_task(heartbeat())
         start = time.perf_counter()
         i = 0
@@ -203,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the three measurements and print them."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=50000, help="burst rows")
+    ap.add_argument("--max-batch", type=int, default=2000, help="StoreWriter max_batch")
     ap.add_argument("--warm", type=int, default=2000, help="rows written before timing")
     ap.add_argument("--body-bytes", type=int, default=2048, help="size of each body")
     ap.add_argument("--rate", type=float, default=5000.0, help="paced rows per second")
@@ -219,13 +222,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     with tempfile.TemporaryDirectory(prefix="bench_store_") as tmp:
         d = Path(tmp)
-        b = asyncio.run(_burst(d / "burst.duckdb", rows[: args.rows + args.warm], args.warm))
+        b = asyncio.run(
+            _burst(d / "burst.duckdb", rows[: args.rows + args.warm], args.warm, args.max_batch)
+        )
         print(
             f"StoreWriter burst : {args.rows} rows in {b['total_s']:.2f} s = "
             f"{b['rows_per_s']:,.0f} rows/s (queued in {b['queue_s'] * 1e3:.0f} ms); "
             f"add_call mean {b['mean']:.2f} µs, p99 {b['p99']:.2f} µs, max {b['max']:.0f} µs"
         )
-        p = asyncio.run(_paced(d / "paced.duckdb", rows, args.rate, args.seconds))
+        p = asyncio.run(_paced(d / "paced.duckdb", rows, args.rate, args.seconds, args.max_batch))
         print(
             f"StoreWriter paced : {p['rows']} rows at {args.rate:,.0f} rows/s; add_call mean "
             f"{p['mean']:.2f} µs, p99 {p['p99']:.2f} µs, max {p['max']:.0f} µs; event-loop "

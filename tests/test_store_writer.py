@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -116,12 +117,21 @@ def test_trial_and_run_rows_round_trip(db: Path) -> None:
         w.start_run(
             {"run_id": "run1", "experiment": "ab", "seed": 8, "started_at": T0, "status": "running"}
         )  # replaces
-        w.add_trial(trial("a/t/r0", success=False, score=0.0, assign_u=None, calls=3))
+        w.add_trial(
+            trial(
+                "a/t/r0",
+                success=False,
+                score=0.0,
+                assign_u=None,
+                calls=3,
+                cost_usd=Decimal("0.0012345"),  # as genai-prices computes it
+            )
+        )
         w.update_run("run1", status="completed", finished_at=T0 + timedelta(seconds=5))
     runs = query(db, "SELECT run_id, seed, simulated, started_at, finished_at, status FROM runs")
     assert runs == [("run1", 8, None, T0, T0 + timedelta(seconds=5), "completed")]
-    got = query(db, "SELECT success, score, assign_u, calls, replicate FROM trials")
-    assert got == [(False, 0.0, None, 3, 0)]
+    got = query(db, "SELECT success, score, assign_u, calls, replicate, cost_usd FROM trials")
+    assert got == [(False, 0.0, None, 3, 0, 0.0012345)]
 
 
 def test_update_run_rejects_unknown_fields_and_missing_runs(db: Path) -> None:
@@ -307,7 +317,7 @@ def test_closed_writer_refuses_rows(db: Path) -> None:
         w.add_call(call(1))
 
 
-def test_locked_file_gives_one_line(db: Path) -> None:
+def test_unreadable_file_gives_one_line(db: Path) -> None:
     db.write_text("not a duckdb file")
     with pytest.raises(HarnessError, match="cannot open") as info:
         StoreWriter(db)
@@ -420,3 +430,45 @@ def test_sigkill_keeps_flushed_and_aged_rows_and_trials_never_lack_calls(db: Pat
             {"trial_id": "after-kill", "run_id": "r", "task_id": "x", "arm": "a", "replicate": 0}
         )
     assert read_completed_trials(db) == done | {"after-kill"}
+
+
+HOLDER = r"""
+import sys
+from harness.store.writer import StoreWriter
+
+w = StoreWriter(sys.argv[1])
+w.add_trial({"trial_id": "x", "run_id": "r", "task_id": "x", "arm": "a", "replicate": 0})
+w.flush()
+print("ready", flush=True)
+sys.stdin.read()  # hold the file until the parent closes our stdin
+w.close()
+"""
+
+
+def test_a_file_held_by_a_running_process_gives_one_line(db: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().strip() == "ready"
+        for attempt in (
+            lambda: read_completed_trials(db),
+            lambda: StoreWriter(db),
+            lambda: open_results(db),
+        ):
+            with pytest.raises(HarnessError, match="still going") as info:
+                attempt()
+            assert str(db) in str(info.value) and "\n" not in str(info.value)
+        proc.stdin.close()
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert read_completed_trials(db) == {"x"}

@@ -66,6 +66,8 @@ def open_results(path: str | Path) -> duckdb.DuckDBPyConnection:
                 con.execute(f"ATTACH {_quote(str(db))} AS {_alias(i)} (READ_ONLY)")
             except duckdb.Error as exc:
                 msg = " ".join(str(exc).split())[:300]
+                if "lock" in msg.lower():
+                    msg += " (another process has it open: is that run still going?)"
                 raise HarnessError(f"results: cannot open {db} read-only: {msg}") from exc
         present = con.execute(
             "SELECT database_name, table_name FROM duckdb_tables() WHERE schema_name = 'main'"

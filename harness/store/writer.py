@@ -77,7 +77,8 @@ def _inferred_ok(target: pa.DataType, got: pa.DataType) -> bool:
         # floats are allowed only because the safe cast below rejects 1.5 but keeps 100.0
         return pa.types.is_integer(got) or pa.types.is_floating(got)
     if pa.types.is_floating(target):
-        return pa.types.is_integer(got) or pa.types.is_floating(got)
+        # Decimal too: prices (genai-prices) come as Decimal
+        return pa.types.is_integer(got) or pa.types.is_floating(got) or pa.types.is_decimal(got)
     if pa.types.is_boolean(target):
         return pa.types.is_boolean(got)
     if pa.types.is_timestamp(target):
@@ -175,8 +176,10 @@ class _Table:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split())[:500]
+    text = " ".join((str(exc).strip() or type(exc).__name__).split())[:500]
+    if "lock" in text.lower():
+        text += " (another process has the file open: is that run still going?)"
+    return text
 
 
 # Writers not closed by their owner are closed at interpreter exit so that
@@ -197,8 +200,10 @@ class StoreWriter:
     """Writes a run's ``runs``/``trials``/``calls`` rows to one DuckDB file in batches.
 
     ``add_call`` and ``add_trial`` are thread-safe, O(1) and never touch DuckDB;
-    a daemon thread writes. ``flush`` blocks and must not be called on the event
-    loop in a hot path (it is meant for the end of a run and for tests).
+    a daemon thread writes. There is no back-pressure: the buffer grows if rows
+    come faster than the writer's ~10-40 k rows/s (a run makes hundreds a
+    second). ``flush`` blocks and is meant for the end of a run and for tests,
+    not for the event loop's hot path. A row dict is copied when added.
     """
 
     def __init__(
@@ -228,6 +233,9 @@ class StoreWriter:
         try:
             migrate(self._con)
             self._tables = {t: self._describe(t) for t in _TABLES}
+        except duckdb.Error as exc:
+            self._con.close()
+            raise HarnessError(f"store {self.path}: cannot migrate: {_one_line(exc)}") from exc
         except BaseException:
             self._con.close()
             raise

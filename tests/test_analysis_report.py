@@ -119,6 +119,21 @@ def test_edge_runs_interrupted_empty_single_arm_unknown(tmp_path: Path) -> None:
         _report(tmp_path / "s" / "ab_test" / "run-1", run_id="missing")
 
 
+def test_verifier_off_reports_cost_and_latency_without_success(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path, n_tasks=5)
+    con = duckdb.connect(str(run_dir / "harness.duckdb"))
+    try:
+        con.execute("UPDATE trials SET success = NULL, verifier_reason = 'skipped'")
+        rep = build_report(con, "run-1")
+    finally:
+        con.close()
+    assert "Success could not be compared" in rep.markdown
+    assert rep.tables["arms"]["n_unverified"].tolist() == [5, 5]
+    cost = rep.tables["comparison"].set_index("metric").loc["cost_usd"]
+    assert cost.n_tasks == 5 and cost.estimate > 1
+    write_report(rep, tmp_path / "out")  # an empty success axis still renders
+
+
 def test_report_through_open_results_like_the_runner(sim_run: Path, tmp_path: Path) -> None:
     reader = pytest.importorskip("harness.store.reader")
     con = reader.open_results(sim_run)

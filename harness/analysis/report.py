@@ -114,6 +114,13 @@ def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(s.rstrip() for s in out)
 
 
+def _drop(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *names: str
+) -> tuple[list[str], list[list[str]]]:
+    keep = [i for i, h in enumerate(headers) if h not in names]
+    return [headers[i] for i in keep], [[r[i] for i in keep] for r in rows]
+
+
 # --------------------------------------------------------------------------- content
 
 
@@ -401,7 +408,8 @@ def build_report(con: duckdb.DuckDBPyConnection, run_id: str, alpha: float = 0.0
     tables["arms"] = summary
     h, rows = _arm_rows(summary)
     md += ["", "## Per arm", "", _md_table(h, rows)]
-    txt += ["", _text_table([c for c in h if c != "CI method"], [r[:5] + r[6:] for r in rows])]
+    # The terminal gets the same table without the long columns (the header names the models).
+    txt += ["", _text_table(*_drop(h, rows, "model", "CI method", "total cost"))]
 
     if len(arms) >= 2:
         comp = compare_arms(
@@ -410,7 +418,7 @@ def build_report(con: duckdb.DuckDBPyConnection, run_id: str, alpha: float = 0.0
         tables["comparison"] = comp
         h, rows = _comparison_rows(comp)
         md += ["", f"## Comparison ({design} design)", "", _md_table(h, rows)]
-        txt += ["", _text_table(h, rows)]
+        txt += ["", _text_table(*_drop(h, rows, "CI method"))]
         reading = _reading(comp, alpha, simulated)
         md += ["", "## Reading", "", *(p + "\n" for p in reading)]
         txt += ["", *(textwrap.fill(p, 100) for p in reading)]

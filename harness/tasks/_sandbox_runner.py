@@ -362,6 +362,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _say(write: object, text: str) -> None:
+    _flush()  # the candidate's buffered prints come first, as they happened
     try:
         write(2, text.encode("utf-8", "replace"))  # type: ignore[operator]
     except BaseException:

@@ -33,7 +33,8 @@ def extract_code(answer: str, task: Task) -> str:
     2. Fenced blocks (```` ``` ```` or ``~~~``; an unterminated fence runs to the end) tagged
        Python or untagged are the candidates; if only other-language blocks exist, all blocks
        are. Among candidates, the longest one that defines ``task.entry_point`` wins, else the
-       longest one. Without any fence the raw text is used, minus leading prose lines.
+       longest one. Without any fence the raw text is used from its first line of code on
+       (an answer with no line that looks like code has no code).
     3. For ``humaneval``-style tasks the prompt is prepended. Code that does not define
        ``entry_point`` is a completion of the prompt (HumanEval's convention). Code that does
        define it redefines the prompt's stub, and still gets the prompt's imports and helper
@@ -108,16 +109,19 @@ def _pick_block(text: str, entry_point: str) -> str | None:
 
 
 def _strip_prose(text: str) -> str:
-    """Drop leading prose lines from an unfenced answer (kept whole if it starts as code)."""
+    """An unfenced answer from its first line of code on (``""`` if no line looks like code).
+
+    A first line that is indented counts as code: a HumanEval completion is a function body.
+    """
     lines = text.split("\n")
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         if line[0] in " \t" or _CODE_START.match(line):
             return "\n".join(lines[i:])
-        # A prose line: keep looking for where the code starts.
+        # A prose line: look for where the code starts.
         for j in range(i + 1, len(lines)):
             if _CODE_START.match(lines[j]):
                 return "\n".join(lines[j:])
-        return text
+        return ""
     return ""

@@ -420,6 +420,8 @@ def _classify(
         else:
             reason = "killed"
         note = f"[verifier: killed by {signal.Signals(sig).name}]"
+        if sig == signal.SIGXCPU:
+            note = "[verifier: timeout, the CPU time limit was reached (SIGXCPU)]"
     else:
         reason = "memory" if any(m in output for m in _MEMORY_MARKERS) else "error"
         note = f"[verifier: exited with status {returncode} before the tests finished]"

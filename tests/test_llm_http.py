@@ -717,3 +717,13 @@ async def test_unserializable_extra_is_a_final_error(http: httpx2.AsyncClient) -
     req = ChatRequest(model="m", messages=(Message("user", "x"),), extra={"bad": object()})
     with pytest.raises(BadRequestError, match="JSON-serializable"):
         await a.chat(req)
+
+
+async def test_short_placeholder_key_does_not_mangle_bodies(
+    server: ScriptedServer, http: httpx2.AsyncClient
+) -> None:
+    """Scrubbing applies to real-length keys; a placeholder like "k" must not eat every k."""
+    server.reply(json_reply(OPENAI_OK))
+    resp = await openai(server, http, key="k").chat(REQ)
+    assert resp.usage.input_tokens == 3  # "prompt_tokens" survived
+    assert resp.raw_body == json.dumps(OPENAI_OK)

@@ -63,6 +63,7 @@ __all__ = [
 REDACTED = "[REDACTED]"
 
 _SNIPPET = 300
+_MIN_SECRET_LEN = 8
 _DRAIN_LIMIT = 64 * 1024
 _DRAIN_TIMEOUT_S = 0.5
 # Protocol code reads JSON defensively; if a body's shape still trips it, the
@@ -168,6 +169,11 @@ class ProviderAdapter(ABC):
         self.api_base = base
         # Env vars often end in a stray newline; a header cannot carry one.
         self._api_key = api_key.strip() if api_key and api_key.strip() else None
+        # Scrubbing a very short "key" (e.g. a placeholder for a keyless server)
+        # would mangle every body it occurs in, and such a string is no secret.
+        self._secret = (
+            self._api_key if self._api_key and len(self._api_key) >= _MIN_SECRET_LEN else None
+        )
         self._http = http
         self._timeouts = timeouts or Timeouts()
         self._transport_timeout = self._timeouts.transport()
@@ -268,10 +274,11 @@ class ProviderAdapter(ABC):
                 raw = await response.aread()
             except httpx2.HTTPError as exc:
                 raise self._transport_error(exc, req, started=True) from None
-            text = self._scrub(raw.decode("utf-8", "replace"))
+            # Parsed as received; only what is kept (raw_body, errors) is scrubbed.
+            text = raw.decode("utf-8", "replace")
             status = response.status_code
             if status >= 300:
-                raise self._http_error(response, text, req)
+                raise self._http_error(response, self._scrub(text), req)
             ctype = response.headers.get("content-type", "")
             self._check_json_body(text, ctype, status, req)
             try:
@@ -297,7 +304,7 @@ class ProviderAdapter(ABC):
             await response.aclose()
         resp.latency_ms = (time.perf_counter() - t0) * 1000.0
         resp.http_status = status
-        resp.raw_body = text
+        resp.raw_body = self._scrub(text)
         return resp
 
     async def _call_stream(self, req: ChatRequest, payload: bytes, t0: float) -> ChatResponse:
@@ -383,7 +390,7 @@ class ProviderAdapter(ABC):
 
     def _scrub(self, text: str) -> str:
         """``text`` with any echo of the API key replaced."""
-        key = self._api_key
+        key = self._secret
         if key and key in text:
             return text.replace(key, REDACTED)
         return text

@@ -119,12 +119,17 @@ class SimProcess:
             )
         line = self._ready_line()
         if line is None or not line.startswith(READY_PREFIX):
-            why = "timed out" if self._proc.poll() is None else f"exit code {self._proc.returncode}"
-            self.stop()
-            raise SimStartError(
-                f"the simulator did not start ({why} after {self.startup_timeout_s:g} s); "
-                f"stderr: {self._stderr_tail() or '(empty)'}"
+            code = self._proc.poll()
+            why = (
+                f"timed out after {self.startup_timeout_s:g} s"
+                if code is None
+                else f"exit code {code}"
             )
+            if code is not None:
+                self._proc.wait()
+            tail = self._stderr_tail() or "(empty)"
+            self.stop()
+            raise SimStartError(f"the simulator did not start ({why}); stderr: {tail}")
         self._url = line[len(READY_PREFIX) :].strip()
         return self
 

@@ -135,6 +135,26 @@ async def test_functions_style_scores_the_fraction_passing(default_verifier: Ver
     assert "FAILED test_zero" in partial.output and "2/3 tests passed" in partial.output
 
 
+async def test_functions_style_runs_only_the_hidden_tests(default_verifier: Verifier) -> None:
+    # The answer brings its own (failing) test; async hidden tests are awaited.
+    task = Task(
+        task_id="test/async",
+        suite="builtin",
+        category="simple",
+        prompt="p",
+        entry_point="double",
+        reference=FUNCS.reference,
+        tests="async def test_async():\n    assert double(4) == 8\n",
+        test_style="functions",
+    )
+    code = FUNCS.reference + "\ndef test_mine():\n    assert False\n"
+    result = await default_verifier.verify_code(task, code)
+    assert (result.success, result.score) == (True, 1.0), result.output
+    assert "1/1 tests passed" in result.output
+    wrong = await default_verifier.verify_code(task, "def double(x):\n    return x\n")
+    assert (wrong.success, wrong.reason) == (False, "failed")
+
+
 async def test_no_code(default_verifier: Verifier) -> None:
     result = await default_verifier.verify(TOY, "I would rather not write code today.")
     assert (result.success, result.reason, result.score) == (False, "no_code", 0.0)
@@ -264,6 +284,27 @@ async def test_writes_outside_the_temp_dir_are_forbidden(
     assert (await verifier.verify_code(TOY, inside + OK)).success
 
 
+async def test_symlinks_do_not_lead_outside(verifier: Verifier, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("sk-behind-a-link")
+    target = tmp_path / "written-through-a-link.txt"
+    read = f"import os\nos.symlink({str(secret)!r}, 'l')\nprint(open('l').read())\n" + OK
+    result = await verifier.verify_code(TOY, read)
+    assert not result.success and "sk-behind-a-link" not in result.output
+    write = f"import os\nos.symlink({str(target)!r}, 'w')\nopen('w', 'w').write('x')\n" + OK
+    result = await verifier.verify_code(TOY, write)
+    assert (result.success, result.reason) == (False, "forbidden") and not target.exists()
+    # Links inside the temp dir, and removing trees that hold links, are fine.
+    inside = "import os, shutil\nos.makedirs('d/e')\nos.symlink('e', 'd/l')\n"
+    inside += "open('d/l/f', 'w').write('1')\nos.symlink('/etc', 'd/out')\nshutil.rmtree('d')\n"
+    result = await verifier.verify_code(TOY, inside + OK)
+    assert result.success, result.output
+    # dir_fd-relative calls may only use plain names.
+    escape = "import os\nfd = os.open('.', os.O_RDONLY)\nos.mkdir('../escaped', dir_fd=fd)\n"
+    result = await verifier.verify_code(TOY, escape + OK)
+    assert (result.success, result.reason) == (False, "forbidden"), result.output
+
+
 async def test_planted_key_is_invisible(
     verifier: Verifier, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -305,6 +346,16 @@ def test_root_layers_when_the_host_has_them() -> None:
     code += "    return 1 if ok and [n for _, n in socket.if_nameindex()] == ['lo'] else 0\n"
     result = Verifier().verify_code_sync(TOY, code)
     assert result.success, result.output
+
+
+async def test_cancelling_a_verification_kills_and_cleans_up() -> None:
+    verifier = Verifier(timeout_s=30)
+    job = asyncio.ensure_future(verifier.verify_code(TOY, "import time\ntime.sleep(60)\n"))
+    await asyncio.sleep(0.3)
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    assert not _our_strays()
 
 
 async def test_concurrency_is_bounded_by_max_workers() -> None:

@@ -126,7 +126,13 @@ def _main() -> None:
         _say(out, "error loading the tests:\n" + _format(exc))
         report(kind(exc), 0, 1)
         return
-    names = [n for n, f in list(namespace.items()) if n.startswith("test_") and callable(f)]
+    # Only the hidden tests' own test_* count, not any the candidate wrote into its answer.
+    own = module.__dict__
+    names = [
+        n
+        for n, f in list(namespace.items())
+        if n.startswith("test_") and callable(f) and own.get(n) is not f
+    ]
     if not names:
         _say(out, "no test_* functions found in the tests\n")
         report("error", 0, 0)
@@ -135,7 +141,11 @@ def _main() -> None:
     first_reason = ""
     for name in names:
         try:
-            namespace[name]()
+            result = namespace[name]()
+            if type(result).__name__ == "coroutine":  # an async test: run it to the end
+                import asyncio
+
+                asyncio.run(result)
         except BaseException as exc:
             reason = kind(exc)
             if not first_reason:
@@ -213,25 +223,26 @@ _DENY: dict[str, str] = {
     "socket.gethostbyname_ex": _NETWORK,
     "socket.gethostbyaddr": _NETWORK,
     "socket.getnameinfo": _NETWORK,
-    "os.symlink": "creating links",
-    "os.link": "creating links",
     "webbrowser.open": "opening a browser",
 }
-# Path-changing events: positions of path arguments, and of dir_fd arguments.
-_WRITE_PATHS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
-    "os.remove": ((0,), (1,)),
-    "os.rmdir": ((0,), (1,)),
-    "os.mkdir": ((0,), (2,)),
-    "os.rename": ((0, 1), (2, 3)),
-    "os.chmod": ((0,), (2,)),
-    "os.chown": ((0,), (3,)),
-    "os.utime": ((0,), (3,)),
-    "os.truncate": ((0,), ()),
-    "os.chflags": ((0,), ()),
-    "os.lchflags": ((0,), ()),
-    "os.setxattr": ((0,), ()),
-    "os.removexattr": ((0,), ()),
-    "shutil.rmtree": ((0,), ()),
+# Path-changing events: (argument position, whether the call follows a final symlink) of each
+# path, and the positions of dir_fd arguments.
+_WRITE_PATHS: dict[str, tuple[tuple[tuple[int, bool], ...], tuple[int, ...]]] = {
+    "os.remove": (((0, False),), (1,)),
+    "os.rmdir": (((0, False),), (1,)),
+    "os.mkdir": (((0, False),), (2,)),
+    "os.rename": (((0, False), (1, False)), (2, 3)),
+    "os.symlink": (((1, False),), (2,)),  # the target may point anywhere; following is checked
+    "os.link": (((0, True), (1, False)), (2, 3)),
+    "os.chmod": (((0, True),), (2,)),
+    "os.chown": (((0, True),), (3,)),
+    "os.utime": (((0, True),), (3,)),
+    "os.truncate": (((0, True),), ()),
+    "os.chflags": (((0, True),), ()),
+    "os.lchflags": (((0, False),), ()),
+    "os.setxattr": (((0, True),), ()),
+    "os.removexattr": (((0, True),), ()),
+    "shutil.rmtree": (((0, False),), ()),
 }
 _READ_DIRS = frozenset({"os.listdir", "os.scandir"})
 _NO_IMPORT = frozenset({"_ctypes", "ctypes", "_posixsubprocess"})
@@ -271,16 +282,35 @@ def _arm(violations: list[str]) -> None:
     O_WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
     O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
     abspath = os.path.abspath
+    realpath = os.path.realpath
+    dirname = os.path.dirname
+    basename = os.path.basename
     isdir = os.path.isdir
     fsdecode = os.fsdecode
 
-    def under(path: object, roots: tuple[str, ...]) -> bool:
+    def within(p: str, roots: tuple[str, ...]) -> bool:
+        return any(p == r or p.startswith(r + "/") for r in roots)
+
+    def under(path: object, roots: tuple[str, ...], follow: bool = True) -> bool:
+        """Whether ``path`` stays inside ``roots``, symlinks the code made included."""
         if isinstance(path, int):
             return True  # an fd the code already holds
         if not isinstance(path, (str, bytes)):
             return False
         p = abspath(fsdecode(path))
-        return any(p == r or p.startswith(r + "/") for r in roots)
+        if not within(p, roots):
+            return False
+        if not within(p, write_roots):
+            return True  # the stdlib and devices hold no links the code could have made
+        # Only the temp dir can hold links the code made: resolve them.
+        if follow:
+            return within(realpath(p), roots)
+        return within(realpath(dirname(p)) + "/" + basename(p), roots)
+
+    def plain_name(path: object) -> bool:
+        if isinstance(path, bytes):
+            path = fsdecode(path)
+        return isinstance(path, str) and "/" not in path and path not in ("", ".", "..")
 
     def deny(what: str) -> None:
         violations.append(what)
@@ -296,8 +326,8 @@ def _arm(violations: list[str]) -> None:
                 # Reads outside are refused but are not by themselves a violation.
                 raise SandboxViolation(f"sandbox: reading {path!r} is not allowed")
             elif mode is None and isinstance(flags, int) and not isinstance(path, int):
-                # os.open of a directory yields a dir_fd that *at() calls would resolve
-                # outside our lexical checks.
+                # A directory fd is only ever one inside the temp dir, so that *at() calls
+                # relative to it (dir_fd=) with plain names stay inside too.
                 if (flags & O_DIRECTORY or isdir(path)) and not under(path, write_roots):
                     raise SandboxViolation(f"sandbox: opening directory {path!r} is not allowed")
         elif event in _DENY:
@@ -310,14 +340,14 @@ def _arm(violations: list[str]) -> None:
                 deny(f"{_NETWORK} (socket family {args[1]})")
         elif event in _WRITE_PATHS:
             paths, dir_fds = _WRITE_PATHS[event]
-            for i in dir_fds:
-                if i < len(args) and args[i] not in (None, -1):
-                    deny(f"{event} relative to a directory fd")
-            for i in paths:
+            relative = any(i < len(args) and args[i] not in (None, -1) for i in dir_fds)
+            for i, follow in paths:
                 p = args[i] if i < len(args) else None
+                if relative and not plain_name(p):
+                    deny(f"{event} on {p!r} relative to a directory fd")
                 if isinstance(p, int) and event != "os.truncate":
                     deny(f"{event} on a file descriptor")
-                if not under(p, write_roots):
+                if not under(p, write_roots, follow):
                     deny(f"{event} on {p!r}")
         elif event in _READ_DIRS:
             p = args[0] if args else None

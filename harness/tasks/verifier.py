@@ -10,18 +10,31 @@ Each verification is one fresh interpreter (``sys.executable -s -S -P -B``) star
 - **working directory**: a fresh temp directory, removed afterwards.
 - **process group**: a new session; on the wall timeout, and after every run, the whole group
   gets SIGKILL.
-- **resource limits**, set by the runner before any candidate code is compiled: CPU seconds
+- **resource limits**, set by the runner's first lines, before any candidate code is compiled
+  (not in a ``preexec_fn``, which runs Python between fork and exec — unsafe in a threaded
+  parent such as the harness — and rules out vfork; without root the candidate cannot raise
+  them back, and as root the audit hook refuses ``setrlimit``): CPU seconds
   (``timeout_s``, soft SIGXCPU then hard SIGKILL), address space (``memory_mb``), file size,
-  open files, core dumps off, and processes.
+  open files, core dumps off, and processes (``RLIMIT_NPROC``: the run's own uid gets
+  ``max_processes``; a non-root user gets its current count plus ``max_processes``; root
+  without an own uid gets none, as the kernel would ignore it).
 - **audit hook** (:mod:`harness.tasks._sandbox_runner`): network sockets, DNS, process
   creation, ctypes, raising limits, signalling others, writes outside the temp dir and reads
   outside the standard library are refused inside the interpreter (hooks cannot be removed).
+  A refused read raises ``PermissionError`` but is not by itself a violation.
 - **as root** (here and in CI) two more layers when the host allows them, probed once:
   ``setpriv`` drops to a uid of our own for the run (a distinct uid per concurrent slot and
   process, so ``RLIMIT_NPROC`` — which root ignores — bounds a fork bomb, the file system's
   permissions apply, and every process left with that uid is killed afterwards); it keeps only
   ``CAP_DAC_READ_SEARCH`` so the interpreter and its standard library (under ``/root`` here)
   stay readable. ``unshare --net`` gives the run an empty network namespace.
+
+How tests run (:attr:`Task.test_style`). ``humaneval``: the code, then ``tests``, then
+``check(<entry_point>)``, in one namespace; score 1 or 0. ``functions``: the code runs as module
+``solution`` (so tests may ``import solution``), the tests run in a copy of its namespace, and
+every callable ``test_*`` is called without arguments in definition order; score = the fraction
+that pass, success = all pass. The candidate never runs as ``__main__``, and only the standard
+library is importable (``-S``).
 
 Audit hooks are not a security boundary on their own (PEP 578); they are one layer. The runner
 reports through a private pipe with a per-run nonce, so a candidate that exits early with
@@ -128,7 +141,7 @@ class Verifier:
         output_limit: Bytes of output kept (the tail).
         file_size_mb: Largest file a run may write.
         max_open_files: ``RLIMIT_NOFILE`` per run.
-        max_processes: ``RLIMIT_NPROC`` (processes and threads) when runs get their own uid.
+        max_processes: Processes and threads a run may add (``RLIMIT_NPROC``, see above).
         drop_privileges: Run as an unprivileged uid (``None``: when root and supported).
         isolate_network: Run in an empty network namespace (``None``: when supported).
     """
@@ -240,7 +253,13 @@ class Verifier:
 
     def _job(self, task: Task, code: str, status_fd: int, nonce: str) -> bytes:
         cpu = max(1, math.ceil(self.timeout_s))
-        nproc = self.max_processes if self.support.drop_privileges else -1
+        if self.support.drop_privileges:
+            nproc = self.max_processes  # the run's own uid: the count starts at zero
+        elif os.geteuid() != 0:
+            # Shared uid: the limit counts all our processes, so leave room for those.
+            nproc = _count_processes(os.geteuid()) + self.max_processes
+        else:
+            nproc = -1  # root ignores RLIMIT_NPROC; the audit hook stands alone here
         limits = (cpu, self.memory_mb << 20, self.file_size_mb << 20, self.max_open_files, nproc, 0)
         blobs = [
             s.encode("utf-8", _ENCODING_ERRORS) for s in (task.entry_point, code, task.tests, nonce)
@@ -305,18 +324,22 @@ class Verifier:
         feeder = asyncio.ensure_future(_feed(proc.stdin, job))
         drain = asyncio.ensure_future(_drain(proc.stdout, buf, counter, self.output_limit))
         waiter = asyncio.ensure_future(proc.wait())
-        done, _ = await asyncio.wait({drain, waiter}, timeout=self.timeout_s)
-        timed_out = waiter not in done or drain not in done
-        if timed_out:
-            _kill_group(proc.pid)
-            await asyncio.wait({waiter}, timeout=_DRAIN_GRACE_S)
-        if not drain.done():
-            await asyncio.wait({drain}, timeout=_DRAIN_GRACE_S)
-        pending = (feeder, drain, waiter)
-        for fut in pending:
-            if not fut.done():
-                fut.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        helpers = (feeder, drain, waiter)
+        timed_out = True
+        try:
+            done, _ = await asyncio.wait({drain, waiter}, timeout=self.timeout_s)
+            timed_out = waiter not in done or drain not in done
+        finally:
+            # Also on cancellation (Ctrl-C in the runner): kill, reap, and leave no helper.
+            if not waiter.done():
+                _kill_group(proc.pid)
+                await asyncio.wait({waiter}, timeout=_DRAIN_GRACE_S)
+            if not drain.done():
+                await asyncio.wait({drain}, timeout=_DRAIN_GRACE_S)
+            for fut in helpers:
+                if not fut.done():
+                    fut.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
         return bytes(buf), counter[0], timed_out
 
 
@@ -460,18 +483,38 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _kill_uid(uid: int) -> None:
-    """SIGKILL every process owned by ``uid`` (a uid only this run used)."""
+def _uid_pids(uid: int) -> list[int]:
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return
+        return []
+    pids = []
     for name in entries:
-        if not name.isdigit():
-            continue
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    pids.append(int(name))
+            except OSError:
+                continue
+    return pids
+
+
+def _count_processes(uid: int) -> int:
+    """Processes and threads (what ``RLIMIT_NPROC`` counts) owned by ``uid``, roughly."""
+    total = 0
+    for pid in _uid_pids(uid):
         try:
-            if os.stat(f"/proc/{name}").st_uid == uid:
-                os.kill(int(name), signal.SIGKILL)
+            total += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            continue
+    return total
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process owned by ``uid`` (a uid only this run used)."""
+    for pid in _uid_pids(uid):
+        try:
+            os.kill(pid, signal.SIGKILL)
         except OSError:
             continue
 

@@ -7,9 +7,9 @@ Quality. For a recognised task, P(correct) = sigmoid(skill +
 category_skill[category] - difficulty); the shared per-task difficulty makes
 models correlate per task as real ones do. The draw is a hash of (seed,
 profile, task id, variation), where the variation is the request's OpenAI
-``seed`` or Anthropic ``metadata.user_id`` (the harness varies them per
-replicate): the same request gives the same answer, replicates are
-independent draws. A correct answer carries the task's reference solution, a
+``seed`` (else its ``user``) or Anthropic ``metadata.user_id``; the harness
+varies them per replicate. The same request gives the same answer, and
+replicates are independent draws. A correct answer carries the task's reference solution, a
 wrong one a mutant of it (:mod:`harness.sim.mutate`).
 """
 

@@ -98,7 +98,10 @@ def parse(body: Any) -> SimRequest:
         raise WireError(400, "Invalid 'max_tokens': expected an integer >= 1")
     stop = body.get("stop")
     stops = [stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str)]
-    seed = body.get("seed")
+    # The replicate's draw: the seed, else the end-user id, as the harness sends both.
+    variation = body.get("seed")
+    if variation is None:
+        variation = body.get("user")
     return SimRequest(
         protocol="openai",
         model=model,
@@ -112,7 +115,7 @@ def parse(body: Any) -> SimRequest:
         stop=stops,
         stream=bool(body.get("stream")),
         include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
-        variation=str(seed) if seed is not None else "0",
+        variation=str(variation) if variation is not None else "0",
     )
 
 

@@ -27,8 +27,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--time-scale", type=float, default=None, help="multiplies simulated durations")
     p.add_argument("--settings-file", type=Path, default=None, help="SimSettings as JSON")
     p.add_argument("--portfolio", default="seed", help="conf/portfolio/<name>.yaml (default seed)")
-    p.add_argument("--exit-with-parent", type=int, default=None, metavar="PID",
-                   help="exit when the process PID is no longer this one's parent")  # fmt: skip
+    p.add_argument(
+        "--exit-with-parent",
+        type=int,
+        default=None,
+        metavar="PID",
+        help="exit when the process PID is no longer this one's parent",
+    )
     return p
 
 

@@ -103,7 +103,9 @@ class _Raw(Response):
         await self._run(send)
 
 
-def _headers(content_type: str, request_id: str, extra: dict[str, str] | None = None) -> list:
+def _headers(
+    content_type: str, request_id: str, extra: dict[str, str] | None = None
+) -> list[tuple[bytes, bytes]]:
     out = [(b"content-type", content_type.encode()), *_id_header(request_id)]
     for k, v in (extra or {}).items():
         out.append((k.encode(), v.encode()))
@@ -114,7 +116,9 @@ def _id_header(request_id: str) -> list[tuple[bytes, bytes]]:
     return [(b"x-request-id", request_id.encode()), (b"request-id", request_id.encode())]
 
 
-async def _send_whole(send: Send, status: int, headers: list, body: bytes) -> None:
+async def _send_whole(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
     headers = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
@@ -314,12 +318,23 @@ def _respond(
             if hang:
                 await asyncio.sleep(hang)
             if fault is not None:
-                await _fault_body(send, wire, req, reply, fault, ttft, per_token, request_id,
-                                  chunk_chars, chunk_tokens)  # fmt: skip
+                await _fault_body(
+                    send,
+                    wire,
+                    req,
+                    reply,
+                    fault,
+                    ttft,
+                    per_token,
+                    request_id,
+                    chunk_chars,
+                    chunk_tokens,
+                )
             elif req.stream:
                 events = _stream_events(wire, req, reply, chunk_chars, chunk_tokens)
-                headers = _headers("text/event-stream; charset=utf-8", request_id,
-                                   {"cache-control": "no-cache"})  # fmt: skip
+                headers = _headers(
+                    "text/event-stream; charset=utf-8", request_id, {"cache-control": "no-cache"}
+                )
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await _paced(send, events, ttft, per_token)
             else:

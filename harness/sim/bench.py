@@ -45,12 +45,20 @@ async def _load(
                 prompt = prompts[i % len(prompts)]
                 if protocol == "openai":
                     path = "/v1/chat/completions"
-                    body = {"model": "bench", "seed": i, "stream": stream,
-                            "messages": [{"role": "user", "content": prompt}]}  # fmt: skip
+                    body = {
+                        "model": "bench",
+                        "seed": i,
+                        "stream": stream,
+                        "messages": [{"role": "user", "content": prompt}],
+                    }
                 else:
                     path = "/v1/messages"
-                    body = {"model": "bench", "max_tokens": 1024, "stream": stream,
-                            "messages": [{"role": "user", "content": prompt}]}  # fmt: skip
+                    body = {
+                        "model": "bench",
+                        "max_tokens": 1024,
+                        "stream": stream,
+                        "messages": [{"role": "user", "content": prompt}],
+                    }
                 r = await http.post(path, json=body)
                 await r.aread()
                 statuses.append(r.status_code)

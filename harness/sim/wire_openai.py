@@ -19,6 +19,7 @@ from harness.sim.wire_common import Event, WireError, chunks, dumps, sse
 __all__ = ["error_body", "parse", "render", "render_stream"]
 
 _FINISH = {"stop": "stop", "stop_sequence": "stop", "length": "length", "tool_calls": "tool_calls"}
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _ERRORS: dict[int, tuple[str, str | None]] = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
@@ -74,9 +75,7 @@ def parse(body: Any) -> SimRequest:
     chars = 0
     task_text = ""
     for m in messages:
-        if not isinstance(m, dict) or m.get("role") not in (
-            "system", "developer", "user", "assistant", "tool", "function",
-        ):  # fmt: skip
+        if not isinstance(m, dict) or m.get("role") not in _ROLES:
             raise WireError(400, "Invalid value for 'messages[].role'")
         text = _text(m.get("content"))
         chars += len(text)

@@ -344,7 +344,6 @@ async def _run_async(
         if cfg.verifier.enabled
         else None
     )
-    progress = _Progress(summary, list(cfg.arms), enabled=cfg.runner.progress)
     queue: asyncio.Queue[TrialSpec] = asyncio.Queue()
     for s in specs:
         queue.put_nowait(s)
@@ -368,14 +367,19 @@ async def _run_async(
             writer.add_trial(row)
             progress.update(row)
 
-    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(specs)) or 0)]
+    progress: _Progress | None = None
+    workers: list[asyncio.Task[None]] = []
     try:
+        client.prepare(sorted({s.model for s in specs}))
+        progress = _Progress(summary, list(cfg.arms), enabled=cfg.runner.progress)
+        workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(specs)))]
         await asyncio.gather(*workers)
     finally:
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-        progress.close()
+        if progress is not None:
+            progress.close()
         await client.aclose()
 
 

@@ -105,6 +105,17 @@ class LLMClient:
     def model_config(self, model_key: str) -> ModelConfig:
         return self._models[model_key]
 
+    def prepare(self, keys: Iterable[str]) -> None:
+        """Check keys and build the adapters of these models before any request.
+
+        A missing key or a bad adapter setting (e.g. a malformed ``api_base``)
+        fails here, at start-up, not at the first call.
+        """
+        keys = list(keys)
+        self.check_credentials(keys)
+        for key in keys:
+            self.adapter(key)
+
     def check_credentials(self, keys: Iterable[str]) -> None:
         """Raise before any request if a live model's key is missing."""
         keys = list(keys)

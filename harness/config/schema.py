@@ -9,10 +9,10 @@ anything runs, and the error names the key.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+from harness.sim.settings import SimSettings
 
 __all__ = [
     "ArmConfig",
@@ -181,8 +181,8 @@ class Config:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     retry: RetryConfig = field(default_factory=RetryConfig)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
-    sim: Any = None
-    """Simulator profiles (``conf/sim/``)."""
+    sim: SimSettings = field(default_factory=SimSettings)
+    """Simulator profiles (``conf/sim/``), used with ``endpoints=sim``."""
 
 
 def register_configs() -> None:

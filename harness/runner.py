@@ -178,7 +178,10 @@ def resolve_resume(cfg: DictConfig) -> DictConfig:
         raise ConfigError(
             f"resume={cfg.resume}: not a run folder (needs {DB_NAME} and .hydra/config.yaml)"
         )
-    old = OmegaConf.load(saved)
+    from harness.config.schema import Config
+
+    # Typed again, so the saved config is validated like a fresh one.
+    old = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(saved))
     assert isinstance(old, DictConfig)
     old.resume = str(run_dir)
     # A running simulator's URL may differ from the first attempt's.

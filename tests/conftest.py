@@ -22,7 +22,11 @@ KEY_VARS = (
 
 
 def run_cli(
-    args: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 300, cwd: Path | None = None
+    args: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m harness`` in a subprocess (keys removed unless given)."""
     base = {k: v for k, v in os.environ.items() if k not in KEY_VARS}

@@ -11,8 +11,14 @@ from tests.conftest import REPO, run_cli
 
 EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
 SEED_MODELS = {
-    "gpt-4-turbo", "gpt-4o", "claude-3-opus", "claude-3.5-sonnet",
-    "gemini-1.5-pro", "qwen-2.5-coder", "deepseek-coder", "llama-3-70b",
+    "gpt-4-turbo",
+    "gpt-4o",
+    "claude-3-opus",
+    "claude-3.5-sonnet",
+    "gemini-1.5-pro",
+    "qwen-2.5-coder",
+    "deepseek-coder",
+    "llama-3-70b",
 }
 
 
@@ -39,7 +45,9 @@ def test_ab_experiment_shape(compose) -> None:
     # one override moves Qwen to a self-hosted server
     cfg2 = compose(["experiment=ab_sonnet_vs_qwen", "arms.qwen.model=qwen-2.5-coder-vllm"])
     m = cfg2.portfolio.models[cfg2.arms.qwen.model]
-    assert m.provider == "vllm" and m.api_key_env is None and m.api_base.startswith("http://localhost")
+    assert (
+        m.provider == "vllm" and m.api_key_env is None and m.api_base.startswith("http://localhost")
+    )
 
 
 def test_seed_portfolio_is_complete(compose) -> None:
@@ -93,7 +101,9 @@ def test_bad_config_is_one_line_exit_2(compose, override: str, needle: str) -> N
 
 
 def test_bad_sweep_value_is_caught_before_running() -> None:
-    proc = run_cli(["-m", "experiment=ab_sonnet_vs_qwen", "endpoints=sim", "replicates=1,x"], timeout=60)
+    proc = run_cli(
+        ["-m", "experiment=ab_sonnet_vs_qwen", "endpoints=sim", "replicates=1,x"], timeout=60
+    )
     assert proc.returncode == 2
     assert "replicates" in proc.stderr and "Traceback" not in proc.stderr
 

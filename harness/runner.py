@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -27,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import harness
 from harness.agents.single_shot import TrialSpec, run_trial
-from harness.config.schema import ModelConfig
+from harness.config.schema import Config
 from harness.errors import ConfigError
 from harness.routing import make_router
 from harness.tasks.types import Task
@@ -59,7 +60,7 @@ def split_unit(salt: str, task_id: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def build_trials(cfg: DictConfig, tasks: Sequence[Task]) -> list[TrialSpec]:
+def build_trials(cfg: Config, tasks: Sequence[Task]) -> list[TrialSpec]:
     """Expand tasks × arms × replicates (paired) or hash-assign one arm per task (split)."""
     arms = list(cfg.arms.items())
     if not arms:
@@ -115,7 +116,7 @@ def _split_arm(u: float, n_arms: int, ratio: float) -> int:
     return min(int(u * n_arms), n_arms - 1)
 
 
-def load_tasks(cfg: DictConfig) -> list[Task]:
+def load_tasks(cfg: Config) -> list[Task]:
     from harness.tasks.registry import load_suite
 
     tasks = load_suite(cfg.tasks.suite)
@@ -133,10 +134,6 @@ def load_tasks(cfg: DictConfig) -> list[Task]:
     if not tasks:
         raise ConfigError(f"tasks: suite {cfg.tasks.suite!r} with this filter has no tasks")
     return tasks
-
-
-def _models(cfg: DictConfig) -> dict[str, ModelConfig]:
-    return {k: OmegaConf.to_object(v) for k, v in cfg.portfolio.models.items()}  # type: ignore[misc]
 
 
 def _git_commit() -> str | None:
@@ -178,8 +175,6 @@ def resolve_resume(cfg: DictConfig) -> DictConfig:
         raise ConfigError(
             f"resume={cfg.resume}: not a run folder (needs {DB_NAME} and .hydra/config.yaml)"
         )
-    from harness.config.schema import Config
-
     # Typed again, so the saved config is validated like a fresh one.
     old = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(saved))
     assert isinstance(old, DictConfig)
@@ -205,9 +200,11 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    tasks = load_tasks(cfg)
-    specs = build_trials(cfg, tasks)
-    models = _models(cfg)
+    # Plain dataclasses from here on: typed, and cheap to read on the hot path.
+    conf: Config = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    tasks = load_tasks(conf)
+    specs = build_trials(conf, tasks)
+    models = conf.portfolio.models
     used = sorted({s.model for s in specs})
     from harness.llm.client import missing_credentials
 
@@ -238,7 +235,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
     )
 
     sim = None
-    writer = StoreWriter(db_path)
+    writer = StoreWriter(db_path, flush_interval_s=0.5)
     try:
         sim_url = cfg.endpoints.url
         if cfg.endpoints.mode == "sim" and not sim_url:
@@ -266,7 +263,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
             )
         status = "failed"
         try:
-            asyncio.run(_run_async(cfg, todo, models, run_id, sim_url, writer, summary))
+            asyncio.run(_run_async(conf, todo, run_id, sim_url, writer, summary))
             status = "completed"
         except KeyboardInterrupt:
             status = "interrupted"
@@ -278,7 +275,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
         writer.close()
         if sim is not None:
             sim.stop()
-    if cfg.runner.report:
+    if conf.runner.report:
         summary.report_text = _report(run_dir, run_id)
     return summary
 
@@ -294,8 +291,6 @@ def _existing_run_id(db_path: Path) -> str:
 
 
 def _start_sim(cfg: DictConfig) -> Any:
-    import dataclasses
-
     from harness.sim.process import SimProcess
     from harness.sim.settings import settings_from_config
 
@@ -307,9 +302,8 @@ def _start_sim(cfg: DictConfig) -> Any:
 
 
 async def _run_async(
-    cfg: DictConfig,
+    cfg: Config,
     specs: list[TrialSpec],
-    models: dict[str, ModelConfig],
     run_id: str,
     sim_url: str | None,
     writer: Any,
@@ -321,12 +315,13 @@ async def _run_async(
     from harness.llm.retry import RetryPolicy
     from harness.tasks.verifier import Verifier
 
+    models = cfg.portfolio.models
     concurrency = max(1, int(cfg.runner.concurrency))
     client = LLMClient(
         models=models,
         mode=cfg.endpoints.mode,
         sim_url=sim_url,
-        retry=RetryPolicy(**OmegaConf.to_container(cfg.retry)),  # type: ignore[arg-type]
+        retry=RetryPolicy(**dataclasses.asdict(cfg.retry)),
         pricer=Pricer(models),
         sink=writer.add_call,
         max_connections=concurrency,

@@ -13,10 +13,10 @@ At concurrency 1 the simulator answers at once; at 256 it waits 200 ms per call,
 like a real API. CPU is this process's CPU time (all threads: the DuckDB
 writer's included) per call; the simulator's CPU is not counted.
 
-Command (about a minute on 2 cores):
+Command (a few minutes on 2 cores):
 
-    python scripts/bench_harness.py                      # 2 000 calls per config
-    python scripts/bench_harness.py --calls 4000 --litellm-python /tmp/litellm-venv/bin/python
+    python scripts/bench_harness.py                      # 2 000 calls, 3 rounds per config
+    python scripts/bench_harness.py --litellm-python /tmp/litellm-venv/bin/python
 """
 
 from __future__ import annotations
@@ -57,9 +57,16 @@ def _bodies(n: int) -> list[bytes]:
     tasks = load_humaneval()
     out = []
     for i in range(n):
-        msgs = [{"role": m.role, "content": m.content} for m in build_messages(tasks[i % len(tasks)])]
-        body = {"model": MODEL_ID, "messages": msgs, "max_tokens": 1024, "temperature": 0.0,
-                "seed": i // len(tasks)}
+        msgs = [
+            {"role": m.role, "content": m.content} for m in build_messages(tasks[i % len(tasks)])
+        ]
+        body = {
+            "model": MODEL_ID,
+            "messages": msgs,
+            "max_tokens": 1024,
+            "temperature": 0.0,
+            "seed": i // len(tasks),
+        }
         out.append(json.dumps(body).encode())
     return out
 
@@ -112,9 +119,19 @@ def _full(url: str, n_calls: int, concurrency: int, tmp: Path) -> tuple[float, f
 
 def _litellm(python: str, url: str, n: int, concurrency: int) -> tuple[float, float] | None:
     proc = subprocess.run(
-        [python, str(REPO / "scripts" / "bench_litellm.py"), "--url", url, "--calls", str(n),
-         "--concurrency", str(concurrency)],
-        capture_output=True, text=True, timeout=900,
+        [
+            python,
+            str(REPO / "scripts" / "bench_litellm.py"),
+            "--url",
+            url,
+            "--calls",
+            str(n),
+            "--concurrency",
+            str(concurrency),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     if proc.returncode != 0:
         print(f"litellm run failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
@@ -124,9 +141,12 @@ def _litellm(python: str, url: str, n: int, concurrency: int) -> tuple[float, fl
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--calls", type=int, default=2000)
     ap.add_argument("--concurrency", default="1,256")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians reported")
     ap.add_argument("--litellm-python", default=None, help="interpreter with litellm installed")
     args = ap.parse_args()
 
@@ -136,20 +156,47 @@ def main() -> None:
     for conc in (int(c) for c in args.concurrency.split(",")):
         latency = 0.0 if conc == 1 else 200.0
         n = args.calls if conc > 1 else min(args.calls, 1000)
+        results: dict[str, list[tuple[int, float, float]]] = {}
         with SimProcess(_settings(latency)) as sim, tempfile.TemporaryDirectory() as tmp:
             bodies = _bodies(n)
             asyncio.run(_bare(sim.url, bodies[:50], min(conc, 50)))  # warm up
-            wall, cpu = asyncio.run(_bare(sim.url, bodies, conc))
-            rows.append(("bare httpx2 loop", conc, latency, n, wall, cpu))
-            fwall, fcpu, fcalls = _full(sim.url, n, conc, Path(tmp))
-            rows.append(("harness full path", conc, latency, fcalls, fwall, fcpu))
-            if args.litellm_python:
-                res = _litellm(args.litellm_python, sim.url, n, conc)
-                if res:
-                    rows.append(("litellm Router", conc, latency, n, *res))
-    print(f"{'path':<20}{'conc':>6}{'lat ms':>8}{'calls':>7}{'calls/s':>9}{'CPU ms/call':>13}")
-    for name, conc, lat, n, wall, cpu in rows:
-        print(f"{name:<20}{conc:>6}{lat:>8.0f}{n:>7}{n / wall:>9.1f}{cpu / n * 1000:>13.2f}")
+            _full(sim.url, 50, min(conc, 50), Path(tmp) / "warm")  # warm up: imports, task cache
+            # Interleaved rounds, so drift in machine load hits every path alike.
+            for r in range(args.rounds):
+                wall, cpu = asyncio.run(_bare(sim.url, bodies, conc))
+                results.setdefault("bare httpx2 loop", []).append((n, wall, cpu))
+                fwall, fcpu, fcalls = _full(sim.url, n, conc, Path(tmp) / f"r{r}")
+                results.setdefault("harness full path", []).append((fcalls, fwall, fcpu))
+                if args.litellm_python:
+                    res = _litellm(args.litellm_python, sim.url, n, conc)
+                    if res:
+                        results.setdefault("litellm Router", []).append((n, *res))
+        for name, runs in results.items():
+            rates = sorted(k / w for k, w, _ in runs)
+            cpus = sorted(c / k * 1000 for k, _, c in runs)
+            rows.append((name, conc, latency, runs[0][0], rates, cpus))
+    print(f"{args.rounds} interleaved rounds; median [min, max]")
+    print(f"{'path':<20}{'conc':>6}{'lat ms':>8}{'calls':>7}{'calls/s':>26}{'CPU ms/call':>22}")
+    for name, conc, lat, n, rates, cpus in rows:
+        rate = f"{_median(rates):.1f} [{rates[0]:.0f}, {rates[-1]:.0f}]"
+        cpu = f"{_median(cpus):.2f} [{cpus[0]:.2f}, {cpus[-1]:.2f}]"
+        print(f"{name:<20}{conc:>6}{lat:>8.0f}{n:>7}{rate:>26}{cpu:>22}")
+    for conc in sorted({r[1] for r in rows}):
+        by = {r[0]: _median(r[4]) for r in rows if r[1] == conc}
+        full = by.get("harness full path")
+        if full and "bare httpx2 loop" in by:
+            line = (
+                f"concurrency {conc}: full path = {full / by['bare httpx2 loop']:.2f} x bare loop"
+            )
+            if "litellm Router" in by:
+                line += f", {full / by['litellm Router']:.2f} x LiteLLM Router"
+            print(line)
+
+
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
 
 
 if __name__ == "__main__":

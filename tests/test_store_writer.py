@@ -283,12 +283,12 @@ def test_unknown_column_is_an_error(db: Path) -> None:
         w.close()
 
 
-@pytest.mark.parametrize("case", ["duplicate call_id", "NULL in NOT NULL"])
+@pytest.mark.parametrize("case", ["NULL call_id", "NULL in NOT NULL"])
 def test_database_constraint_errors_surface(db: Path, case: str) -> None:
     w = StoreWriter(db)
-    if case == "duplicate call_id":
+    if case == "NULL call_id":
         w.add_call(call(1))
-        w.add_call(call(1))
+        w.add_call(call(2, call_id=None))
     else:
         w.add_trial(trial("a/t/r0", task_id=None))
     with pytest.raises(HarnessError, match=r"Constraint Error") as info:

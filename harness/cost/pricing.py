@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 from harness.config.schema import ModelConfig
 from harness.llm.types import Usage
@@ -32,6 +34,8 @@ class Pricer:
         self._gp = genai_prices
         self._gp_source = f"genai-prices {genai_prices.__version__}"
         self._missing: set[str] = set()
+        # Flat per-token rates, looked up once per model: calc_price costs ~0.2 ms a call.
+        self._flat: dict[str, tuple[float, float, float] | None] = {}
 
     def has_price(self, model_key: str) -> bool:
         """True if calls to this model can be priced."""
@@ -59,6 +63,12 @@ class Pricer:
             return Price(cost, "config")
         if model_key in self._missing:
             return Price(None, "no price")
+        flat = self._flat.get(model_key)
+        if flat is not None:
+            rin, rout, rcached = flat
+            return Price(
+                ((inp - cached) * rin + cached * rcached + out * rout) / 1e6, self._gp_source
+            )
         try:
             calc = self._gp.calc_price(
                 self._gp.Usage(
@@ -74,4 +84,17 @@ class Pricer:
         except LookupError:
             self._missing.add(model_key)
             return Price(None, "no price")
+        if model_key not in self._flat:
+            self._flat[model_key] = _flat_rates(calc.model_price)
         return Price(float(calc.total_price), self._gp_source)
+
+
+def _flat_rates(mp: Any) -> tuple[float, float, float] | None:
+    """(input, output, cache-read) $/MTok when the price is flat, else None (tiered, …)."""
+    rin, rout = mp.input_mtok, mp.output_mtok
+    rcached = mp.cache_read_mtok if mp.cache_read_mtok is not None else rin
+    if not all(isinstance(r, Decimal) for r in (rin, rout, rcached)):
+        return None
+    if getattr(mp, "requests_kcount", None):
+        return None
+    return float(rin), float(rout), float(rcached)

@@ -48,7 +48,7 @@ def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
             router          VARCHAR,
             model           VARCHAR,              -- portfolio key of the model that answered
             replicate       INTEGER NOT NULL,
-            assign_u        DOUBLE,               -- split design: hash unit in [0,1) that chose the arm
+            assign_u        DOUBLE,               -- split: hash unit in [0,1) that chose the arm
             success         BOOLEAN,
             score           DOUBLE,
             turns           INTEGER,
@@ -72,7 +72,7 @@ def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """
         CREATE TABLE calls (
-            call_id             VARCHAR PRIMARY KEY,
+            call_id             VARCHAR NOT NULL,  -- uuid4; no index: it would double insert cost
             run_id              VARCHAR NOT NULL,
             trial_id            VARCHAR,
             turn                INTEGER,

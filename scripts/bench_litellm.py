@@ -32,7 +32,7 @@ async def _run(url: str, n: int, concurrency: int) -> dict[str, float]:
             }
         ]
     )
-    prompt = "def add(a, b):\n    \"\"\"Return a + b.\"\"\"\n"
+    prompt = 'def add(a, b):\n    """Return a + b."""\n'
     counter = iter(range(n))
 
     async def worker() -> None:

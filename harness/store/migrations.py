@@ -124,9 +124,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         con.execute("BEGIN TRANSACTION")
         try:
             fn(con)
-            con.execute(
-                "INSERT INTO _migrations VALUES (?, ?)", [fn.__name__, datetime.now(UTC)]
-            )
+            con.execute("INSERT INTO _migrations VALUES (?, ?)", [fn.__name__, datetime.now(UTC)])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")

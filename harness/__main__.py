@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import sys
 
+if __name__ == "__main__" and {"-h", "--help"} & set(sys.argv[1:]):
+    from harness.cli import print_help
+
+    print_help()
+    raise SystemExit(0)
+
 import hydra
 from omegaconf import DictConfig
 

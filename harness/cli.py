@@ -47,6 +47,45 @@ _NO_CHECK = {
 }
 
 
+_USAGE = """\
+usage: python -m harness experiment=<name> [key=value ...]
+       python -m harness -m experiment=<name> key=v1,v2 ...   (a sweep: one run folder per job)
+
+Runs an experiment: every trial's LLM calls are logged to DuckDB, every answer is verified
+by its hidden tests, and a report compares the arms. Results go to
+<results_dir>/<experiment>/<run_id>/.
+
+config groups (pick one with group=option):
+{groups}
+
+common overrides:
+  endpoints=sim                 run offline against the built-in simulator
+  endpoints.url=URL             use an already running simulator (python -m harness.sim)
+  tasks.limit=N                 only the first N tasks
+  tasks.categories=[a,b]        only these task categories
+  replicates=K                  trials per (task, arm)
+  seed=S                        seed of sampling and of the simulator
+  runner.concurrency=C          trials in flight
+  results_dir=PATH              results root (default: results)
+  resume=RUN_FOLDER             finish an interrupted run
+
+more:
+  --cfg job                     print the composed config and exit
+  --hydra-help                  Hydra's own options (launchers, sweepers, logging)
+"""
+
+
+def print_help() -> None:
+    """Short help, without composing the config (Hydra's --help takes seconds)."""
+    from harness.config.compose import CONF_DIR
+
+    lines = []
+    for group in sorted(p for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra"):
+        options = sorted(f.stem for f in group.glob("*.yaml"))
+        lines.append(f"  {group.name + '=':<30}{', '.join(options)}")
+    print(_USAGE.format(groups="\n".join(lines)))
+
+
 def _first_line(exc: BaseException) -> str:
     parts = []
     e: BaseException | None = exc

@@ -15,7 +15,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +50,6 @@ class CallOutcome:
     error: LLMError | None = None
     attempts: int = 0
     cost_usd: float | None = None
-    attempt_errors: list[str] = field(default_factory=list)
 
 
 def missing_credentials(models: Mapping[str, ModelConfig], keys: Iterable[str]) -> list[str]:
@@ -162,81 +161,45 @@ class LLMClient:
 
     async def chat(self, model_key: str, req: ChatRequest, ctx: CallContext) -> CallOutcome:
         """One logical call: attempts until success or the retry policy gives up."""
-        cfg = self._models[model_key]
         adapter = self.adapter(model_key)
-        body = json.dumps(adapter.request_body(req)) if self._store_bodies else None
+        base = self._base_row(model_key, req, ctx, adapter) if self._sink else None
         outcome = CallOutcome(model=model_key)
         start = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
+            outcome.attempts = attempt
             started_at = datetime.now(UTC)
             t0 = time.perf_counter()
             try:
                 resp = await adapter.chat(req)
             except LLMError as err:
-                latency = (time.perf_counter() - t0) * 1000
-                outcome.attempts = attempt
-                outcome.attempt_errors.append(err.kind)
-                self._log(
-                    cfg,
-                    model_key,
-                    req,
-                    ctx,
-                    attempt,
-                    started_at,
-                    body,
-                    error=err,
-                    latency_ms=latency,
-                )
+                if base is not None:
+                    self._emit_error(
+                        base, attempt, started_at, err, (time.perf_counter() - t0) * 1e3
+                    )
                 delay = self._retry.next_delay(attempt, err, time.monotonic() - start, self._rng)
                 if delay is None:
                     outcome.error = err
                     return outcome
                 await asyncio.sleep(delay)
                 continue
-            outcome.attempts = attempt
             price = self._pricer.price(model_key, resp.usage, started_at)
             outcome.response = resp
             outcome.cost_usd = price.cost_usd
-            self._log(
-                cfg,
-                model_key,
-                req,
-                ctx,
-                attempt,
-                started_at,
-                body,
-                response=resp,
-                cost=price.cost_usd,
-                price_source=price.source,
-            )
+            if base is not None:
+                self._emit_ok(base, attempt, started_at, resp, price.cost_usd, price.source)
             return outcome
 
-    def _log(
-        self,
-        cfg: ModelConfig,
-        model_key: str,
-        req: ChatRequest,
-        ctx: CallContext,
-        attempt: int,
-        started_at: datetime,
-        body: str | None,
-        *,
-        response: ChatResponse | None = None,
-        error: LLMError | None = None,
-        latency_ms: float | None = None,
-        cost: float | None = None,
-        price_source: str | None = None,
-    ) -> None:
-        if self._sink is None:
-            return
-        row: dict[str, Any] = {
-            "call_id": uuid.uuid4().hex,
+    def _base_row(
+        self, model_key: str, req: ChatRequest, ctx: CallContext, adapter: Any
+    ) -> dict[str, Any]:
+        """The columns every attempt of one logical call shares."""
+        cfg = self._models[model_key]
+        return {
             "run_id": ctx.run_id,
             "trial_id": ctx.trial_id,
             "turn": ctx.turn,
-            "attempt": attempt,
             "provider": cfg.provider,
             "api_protocol": cfg.protocol,
             "request_model": cfg.model_id,
@@ -245,36 +208,65 @@ class LLMClient:
             "route_reason": ctx.route_reason,
             "fallback_from": ctx.fallback_from,
             "stream": req.stream,
-            "started_at": started_at,
-            "request_body": body,
+            "request_body": json.dumps(adapter.request_body(req)) if self._store_bodies else None,
         }
-        if response is not None:
-            u = response.usage
-            row.update(
-                status="ok",
-                http_status=response.http_status,
-                response_model=response.model,
-                input_tokens=u.input_tokens,
-                output_tokens=u.output_tokens,
-                cached_input_tokens=u.cached_input_tokens,
-                cost_usd=cost,
-                price_source=price_source,
-                latency_ms=response.latency_ms,
-                ttft_ms=response.ttft_ms,
-                finish_reason=str(response.finish_reason),
-                response_body=response.raw_body if self._store_bodies else None,
-            )
-        elif error is not None:
-            row.update(
-                status="error",
-                error_kind=error.kind,
-                error_message=str(error)[:1000],
-                http_status=error.http_status,
-                retry_after_s=error.retry_after,
-                latency_ms=latency_ms,
-                response_body=error.body if self._store_bodies else None,
-            )
-        self._sink(row)
+
+    def _emit_ok(
+        self,
+        base: dict[str, Any],
+        attempt: int,
+        started_at: datetime,
+        resp: ChatResponse,
+        cost: float | None,
+        price_source: str,
+    ) -> None:
+        u = resp.usage
+        assert self._sink is not None
+        self._sink(
+            {
+                **base,
+                "call_id": uuid.uuid4().hex,
+                "attempt": attempt,
+                "started_at": started_at,
+                "status": "ok",
+                "http_status": resp.http_status,
+                "response_model": resp.model,
+                "input_tokens": u.input_tokens,
+                "output_tokens": u.output_tokens,
+                "cached_input_tokens": u.cached_input_tokens,
+                "cost_usd": cost,
+                "price_source": price_source,
+                "latency_ms": resp.latency_ms,
+                "ttft_ms": resp.ttft_ms,
+                "finish_reason": str(resp.finish_reason),
+                "response_body": resp.raw_body if self._store_bodies else None,
+            }
+        )
+
+    def _emit_error(
+        self,
+        base: dict[str, Any],
+        attempt: int,
+        started_at: datetime,
+        err: LLMError,
+        latency: float,
+    ) -> None:
+        assert self._sink is not None
+        self._sink(
+            {
+                **base,
+                "call_id": uuid.uuid4().hex,
+                "attempt": attempt,
+                "started_at": started_at,
+                "status": "error",
+                "error_kind": err.kind,
+                "error_message": str(err)[:1000],
+                "http_status": err.http_status,
+                "retry_after_s": err.retry_after,
+                "latency_ms": latency,
+                "response_body": err.body if self._store_bodies else None,
+            }
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

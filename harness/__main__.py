@@ -17,7 +17,7 @@ if __name__ == "__main__" and {"-h", "--help"} & set(sys.argv[1:]):
 import hydra
 from omegaconf import DictConfig
 
-from harness.cli import check_cli_overrides, friendly_errors
+from harness.cli import FAILED_JOBS, check_cli_overrides, friendly_errors
 from harness.config.compose import CONF_DIR
 from harness.config.schema import register_configs
 
@@ -26,9 +26,14 @@ register_configs()
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
     from harness.runner import run_experiment
 
-    with friendly_errors():
+    hc = HydraConfig.get()
+    job = str(hc.job.num) if hc.mode == RunMode.MULTIRUN else None
+    with friendly_errors(job):
         summary = run_experiment(cfg)
         if summary.report_text:
             print(summary.report_text)
@@ -38,3 +43,6 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     check_cli_overrides(sys.argv[1:])
     main()
+    if FAILED_JOBS:
+        print(f"harness: {len(FAILED_JOBS)} sweep job(s) failed", file=sys.stderr)
+        raise SystemExit(max(FAILED_JOBS))

@@ -148,19 +148,29 @@ def check_cli_overrides(argv: Sequence[str]) -> None:
         raise SystemExit(EXIT_CONFIG) from None
 
 
+#: Exit codes of sweep jobs that failed; the sweep goes on and exits with the worst.
+FAILED_JOBS: list[int] = []
+
+
 @contextlib.contextmanager
-def friendly_errors() -> Iterator[None]:
-    """Turn HarnessErrors and Ctrl-C into one line and an exit code."""
+def friendly_errors(job: str | None = None) -> Iterator[None]:
+    """Turn HarnessErrors and Ctrl-C into one line and an exit code.
+
+    In a sweep (``job`` names it) a failed job is reported and recorded in
+    :data:`FAILED_JOBS`, so one bad job does not sink the others.
+    """
     from harness.errors import ConfigError, HarnessError
 
+    where = f" (job {job})" if job else ""
     try:
         yield
-    except ConfigError as exc:
-        print(f"harness: config error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
     except HarnessError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_ERROR) from None
+        code = EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_ERROR
+        kind = "config error" if code == EXIT_CONFIG else "error"
+        print(f"harness: {kind}{where}: {exc}", file=sys.stderr)
+        if job is None:
+            raise SystemExit(code) from None
+        FAILED_JOBS.append(code)
     except KeyboardInterrupt:
         print(
             "harness: interrupted — everything finished so far is saved; "

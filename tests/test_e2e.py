@@ -209,3 +209,22 @@ def test_multirun_sweep_makes_one_folder_per_job(sim, tmp_path: Path) -> None:
         seeds.add(con.execute("SELECT seed FROM runs").fetchone()[0])
         con.close()
     assert seeds == {1, 2}
+
+
+def test_a_failed_sweep_job_does_not_sink_the_others(sim, tmp_path: Path) -> None:
+    proc = run_cli(
+        [
+            "-m",
+            "experiment=ab_sonnet_vs_qwen",
+            "endpoints=sim",
+            f"endpoints.url={sim.url}",
+            "tasks=builtin",
+            "tasks.limit=0,2",  # job 0 is invalid at run time, job 1 is fine
+            f"results_dir={tmp_path}",
+            "runner.progress=false",
+        ]
+    )
+    assert proc.returncode == 2
+    assert "harness: config error (job 0): tasks.limit must be >= 1" in proc.stderr
+    assert "1 sweep job(s) failed" in proc.stderr
+    assert len(list((tmp_path / "ab_sonnet_vs_qwen").glob("*/harness.duckdb"))) == 1

@@ -205,18 +205,10 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
     tasks = load_tasks(conf)
     specs = build_trials(conf, tasks)
     models = conf.portfolio.models
-    used = sorted({s.model for s in specs})
-    from harness.llm.client import missing_credentials
-
     if cfg.endpoints.mode == "live":
-        missing = missing_credentials(models, used)
-        if missing:
-            from harness.errors import MissingCredentialsError
+        from harness.llm.client import require_credentials
 
-            raise MissingCredentialsError(
-                f"missing API key env var(s): {', '.join(missing)} — set them, "
-                "or run offline with endpoints=sim"
-            )
+        require_credentials(models, {s.model for s in specs})
     elif cfg.endpoints.mode != "sim":
         raise ConfigError(f"endpoints.mode must be 'live' or 'sim', got {cfg.endpoints.mode!r}")
 

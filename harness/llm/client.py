@@ -24,7 +24,13 @@ from harness.cost.pricing import Pricer
 from harness.errors import ConfigError, LLMError, MissingCredentialsError
 from harness.llm.types import ChatRequest, ChatResponse
 
-__all__ = ["CallContext", "CallOutcome", "LLMClient", "missing_credentials"]
+__all__ = [
+    "CallContext",
+    "CallOutcome",
+    "LLMClient",
+    "missing_credentials",
+    "require_credentials",
+]
 
 SIM_KEY = "sim-no-key"
 
@@ -60,6 +66,16 @@ def missing_credentials(models: Mapping[str, ModelConfig], keys: Iterable[str]) 
         if env and not os.environ.get(env) and env not in missing:
             missing.append(env)
     return missing
+
+
+def require_credentials(models: Mapping[str, ModelConfig], keys: Iterable[str]) -> None:
+    """Raise one line naming every missing key env var (live runs, before any request)."""
+    missing = missing_credentials(models, keys)
+    if missing:
+        raise MissingCredentialsError(
+            f"missing API key env var(s): {', '.join(missing)} — set them, "
+            "or run offline with endpoints=sim"
+        )
 
 
 class LLMClient:
@@ -123,14 +139,8 @@ class LLMClient:
             raise ConfigError(
                 f"unknown model(s) {', '.join(unknown)}; portfolio has: {', '.join(self._models)}"
             )
-        if self._mode != "live":
-            return
-        missing = missing_credentials(self._models, keys)
-        if missing:
-            raise MissingCredentialsError(
-                f"missing API key env var(s): {', '.join(missing)} — set them, "
-                "or run offline with endpoints=sim"
-            )
+        if self._mode == "live":
+            require_credentials(self._models, keys)
 
     def adapter(self, model_key: str) -> Any:
         """The adapter for a portfolio model (created once)."""

@@ -180,7 +180,8 @@ def resolve_resume(cfg: DictConfig) -> DictConfig:
     assert isinstance(old, DictConfig)
     old.resume = str(run_dir)
     # A running simulator's URL may differ from the first attempt's.
-    old.endpoints.url = cfg.endpoints.url if cfg.endpoints.mode == "sim" else old.endpoints.url
+    if cfg.endpoints.mode == "sim":
+        old.endpoints.url = cfg.endpoints.url
     return old
 
 

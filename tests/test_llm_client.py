@@ -98,3 +98,28 @@ async def test_live_mode_names_missing_keys(models, monkeypatch) -> None:
     with pytest.raises(MissingCredentialsError, match="ANTHROPIC_API_KEY, OPENROUTER_API_KEY"):
         client.prepare(["claude-3.5-sonnet", "qwen-2.5-coder", "qwen-2.5-coder-vllm"])
     await client.aclose()
+
+
+async def test_unsendable_request_is_one_logged_failure_without_retry(models, sim) -> None:
+    from harness.errors import BadRequestError
+
+    rows: list[dict] = []
+    client = _client(models, sim, rows)
+    before = sim.stats()["total"]
+    req = ChatRequest(model=QWEN, messages=(Message("user", "hi"),), extra={"not_json": object()})
+    out = await client.chat("qwen-2.5-coder", req, CallContext(run_id="r"))
+    await client.aclose()
+    assert isinstance(out.error, BadRequestError) and out.attempts == 1
+    assert [(r["status"], r["error_kind"]) for r in rows] == [("error", "bad_request")]
+    assert sim.stats()["total"] == before, "nothing was sent"
+
+
+async def test_logged_request_body_is_what_was_sent(models, sim) -> None:
+    import json
+
+    rows: list[dict] = []
+    client = _client(models, sim, rows)
+    req = _req(QWEN, False)
+    await client.chat("qwen-2.5-coder", req, CallContext(run_id="r"))
+    await client.aclose()
+    assert json.loads(rows[0]["request_body"]) == client.adapter("qwen-2.5-coder").request_body(req)

@@ -58,7 +58,7 @@ async def run_trial(
     started = datetime.now(UTC)
     rseed = replicate_seed(seed, spec.replicate)
     req = ChatRequest(
-        model=client_model_id(client, spec.model),
+        model=client.model_config(spec.model).model_id,
         messages=build_messages(spec.task),
         max_tokens=max_tokens,
         temperature=temperature,
@@ -100,21 +100,16 @@ async def run_trial(
         )
         if verifier is None:
             row.update(status="ok", verifier_reason="skipped")
-            row["finished_at"] = datetime.now(UTC)
-            return row
-        t0 = time.perf_counter()
-        result = await verifier.verify(spec.task, resp.content)
-        row.update(
-            status="ok",
-            success=result.success,
-            score=result.score,
-            verifier_reason=result.reason,
-            verifier_output=result.output,
-            verify_ms=(time.perf_counter() - t0) * 1000,
-        )
+        else:
+            t0 = time.perf_counter()
+            result = await verifier.verify(spec.task, resp.content)
+            row.update(
+                status="ok",
+                success=result.success,
+                score=result.score,
+                verifier_reason=result.reason,
+                verifier_output=result.output,
+                verify_ms=(time.perf_counter() - t0) * 1000,
+            )
     row["finished_at"] = datetime.now(UTC)
     return row
-
-
-def client_model_id(client: LLMClient, model_key: str) -> str:
-    return client.model_config(model_key).model_id

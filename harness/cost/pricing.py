@@ -37,13 +37,6 @@ class Pricer:
         # Flat per-token rates, looked up once per model: calc_price costs ~0.2 ms a call.
         self._flat: dict[str, tuple[float, float, float] | None] = {}
 
-    def has_price(self, model_key: str) -> bool:
-        """True if calls to this model can be priced."""
-        cfg = self._models[model_key]
-        if cfg.price is not None:
-            return True
-        return self.price(model_key, Usage(input_tokens=1, output_tokens=1)).cost_usd is not None
-
     def price(self, model_key: str, usage: Usage, when: datetime | None = None) -> Price:
         """Cost of one call; ``cost_usd`` is None when usage or a price is missing."""
         cfg = self._models[model_key]

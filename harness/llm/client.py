@@ -9,7 +9,6 @@ HTTP attempt to the store's sink. Providers never see the database.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import time
@@ -113,10 +112,6 @@ class LLMClient:
         self._adapters: dict[str, Any] = {}
         self._rng = random.Random(seed)
 
-    @property
-    def mode(self) -> str:
-        return self._mode
-
     def model_config(self, model_key: str) -> ModelConfig:
         return self._models[model_key]
 
@@ -172,17 +167,25 @@ class LLMClient:
     async def chat(self, model_key: str, req: ChatRequest, ctx: CallContext) -> CallOutcome:
         """One logical call: attempts until success or the retry policy gives up."""
         adapter = self.adapter(model_key)
-        base = self._base_row(model_key, req, ctx, adapter) if self._sink else None
         outcome = CallOutcome(model=model_key)
         start = time.monotonic()
         attempt = 0
+        try:
+            payload = adapter.encode(req)
+        except LLMError as err:  # an unsendable request: one failed attempt, no retry
+            base = self._base_row(model_key, req, ctx, None) if self._sink else None
+            if base is not None:
+                self._emit_error(base, 1, datetime.now(UTC), err, 0.0)
+            outcome.attempts, outcome.error = 1, err
+            return outcome
+        base = self._base_row(model_key, req, ctx, payload) if self._sink else None
         while True:
             attempt += 1
             outcome.attempts = attempt
             started_at = datetime.now(UTC)
             t0 = time.perf_counter()
             try:
-                resp = await adapter.chat(req)
+                resp = await adapter.chat(req, payload)
             except LLMError as err:
                 if base is not None:
                     self._emit_error(
@@ -202,7 +205,7 @@ class LLMClient:
             return outcome
 
     def _base_row(
-        self, model_key: str, req: ChatRequest, ctx: CallContext, adapter: Any
+        self, model_key: str, req: ChatRequest, ctx: CallContext, payload: bytes | None
     ) -> dict[str, Any]:
         """The columns every attempt of one logical call shares."""
         cfg = self._models[model_key]
@@ -218,7 +221,7 @@ class LLMClient:
             "route_reason": ctx.route_reason,
             "fallback_from": ctx.fallback_from,
             "stream": req.stream,
-            "request_body": json.dumps(adapter.request_body(req)) if self._store_bodies else None,
+            "request_body": payload.decode() if payload and self._store_bodies else None,
         }
 
     def _emit_ok(

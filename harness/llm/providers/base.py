@@ -229,20 +229,27 @@ class ProviderAdapter(ABC):
 
     # -- the call -----------------------------------------------------------------------
 
-    async def chat(self, req: ChatRequest) -> ChatResponse:
-        """Send ``req`` and return the parsed response.
-
-        Streams when ``req.stream`` is set (TTFT measured), otherwise reads one
-        JSON body. Raises only :class:`harness.errors.LLMError` subclasses.
-        """
+    def encode(self, req: ChatRequest) -> bytes:
+        """The request body as sent on the wire (compact JSON; never holds the key)."""
         try:
-            payload = json.dumps(self.request_body(req), separators=(",", ":")).encode()
+            return json.dumps(self.request_body(req), separators=(",", ":")).encode()
         except (TypeError, ValueError) as exc:
             raise BadRequestError(
                 f"the request body is not JSON-serializable ({exc}) — check ChatRequest.extra",
                 provider=self.provider,
                 model=req.model,
             ) from None
+
+    async def chat(self, req: ChatRequest, payload: bytes | None = None) -> ChatResponse:
+        """Send ``req`` and return the parsed response.
+
+        Streams when ``req.stream`` is set (TTFT measured), otherwise reads one
+        JSON body. ``payload`` is ``encode(req)`` when the caller already has it
+        (the client logs the same bytes it sends). Raises only
+        :class:`harness.errors.LLMError` subclasses.
+        """
+        if payload is None:
+            payload = self.encode(req)
         t0 = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeouts.total):

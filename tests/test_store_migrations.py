@@ -24,6 +24,7 @@ RUNS = [
     "started_at",
     "finished_at",
     "status",
+    "stop_reason",
 ]
 TRIALS = [
     "trial_id",
@@ -53,6 +54,10 @@ TRIALS = [
     "verify_ms",
     "started_at",
     "finished_at",
+    "routed_model",
+    "route_reason",
+    "fallbacks",
+    "cached_input_tokens",
 ]
 CALLS = [
     "call_id",
@@ -85,6 +90,12 @@ CALLS = [
     "started_at",
     "request_body",
     "response_body",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cache_savings_usd",
+    "price_version",
+    "route_candidates",
+    "reserved_usd",
 ]
 
 

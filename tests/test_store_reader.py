@@ -76,12 +76,12 @@ def test_runs_of_different_schema_versions_combine(tmp_path: Path) -> None:
     old = make_run(tmp_path / "ab" / "old", "old", 1, "sonnet")
     new = make_run(tmp_path / "ab" / "new", "new", 1, "qwen")
     con = duckdb.connect(str(new))  # a later migration added a column
-    con.execute("ALTER TABLE calls ADD COLUMN reasoning_tokens BIGINT")
-    con.execute("UPDATE calls SET reasoning_tokens = 42")
+    con.execute("ALTER TABLE calls ADD COLUMN future_column BIGINT")
+    con.execute("UPDATE calls SET future_column = 42")
     con.close()
     assert old.exists()
     con = open_results(tmp_path)
-    got = con.execute("SELECT run_id, reasoning_tokens FROM calls ORDER BY 1").fetchall()
+    got = con.execute("SELECT run_id, future_column FROM calls ORDER BY 1").fetchall()
     con.close()
     assert got == [("new", 42), ("old", None)]
 

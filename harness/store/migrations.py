@@ -107,8 +107,36 @@ def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m002_providers_routing_budgets(con: duckdb.DuckDBPyConnection) -> None:
+    """Usage detail, price provenance, routing candidates, fallbacks, budget stops."""
+    for stmt in (
+        # calls: the rest of normalized usage (NULL = not reported, never 0)
+        "ALTER TABLE calls ADD COLUMN cache_write_tokens BIGINT",
+        "ALTER TABLE calls ADD COLUMN reasoning_tokens BIGINT",
+        # what caching saved against the uncached price of the same usage
+        "ALTER TABLE calls ADD COLUMN cache_savings_usd DOUBLE",
+        # price provenance: price_source names where, price_version which version
+        "ALTER TABLE calls ADD COLUMN price_version VARCHAR",
+        # JSON list of the portfolio keys the router considered
+        "ALTER TABLE calls ADD COLUMN route_candidates VARCHAR",
+        # worst-case cost reserved against the budget before dispatch
+        "ALTER TABLE calls ADD COLUMN reserved_usd DOUBLE",
+        # trials: the model the router chose (``model`` is the one that answered)
+        "ALTER TABLE trials ADD COLUMN routed_model VARCHAR",
+        "ALTER TABLE trials ADD COLUMN route_reason VARCHAR",
+        "ALTER TABLE trials ADD COLUMN fallbacks INTEGER",
+        "ALTER TABLE trials ADD COLUMN cached_input_tokens BIGINT",
+        # runs: why a run stopped early (status budget_stopped | early_stopped ...)
+        "ALTER TABLE runs ADD COLUMN stop_reason VARCHAR",
+    ):
+        con.execute(stmt)
+
+
 #: Applied in order; append only.
-MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [m001_initial]
+MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
+    m001_initial,
+    m002_providers_routing_budgets,
+]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -120,6 +120,9 @@ def overrides_from_argv(argv: Sequence[str]) -> list[list[str]] | None:
     choices: list[list[str]] = []
     for ov in OverridesParser.create().parse_overrides(plain):
         if ov.is_hydra_override():
+            # The search path changes what composes; other hydra.* keys do not.
+            if ov.get_key_element() == "hydra.searchpath":
+                choices.append([ov.input_line])
             continue
         if ov.is_sweep_override():
             key = ov.get_key_element()

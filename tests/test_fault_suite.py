@@ -152,6 +152,8 @@ def test_outcomes_equal_the_fault_free_run(runs: dict[str, object]) -> None:
 def test_broken_bodies_are_classified_and_logged(
     tmp_path: Path, fault: str, kind: str, words: str, stream: bool
 ) -> None:
+    from omegaconf import OmegaConf
+
     from harness.config.compose import compose_config
     from harness.cost.pricing import Pricer
     from harness.llm.client import CallContext, LLMClient
@@ -159,8 +161,6 @@ def test_broken_bodies_are_classified_and_logged(
     from harness.llm.types import ChatRequest, Message
     from harness.sim.process import SimProcess
     from harness.store.writer import StoreWriter
-
-    from omegaconf import OmegaConf
 
     models = OmegaConf.to_object(compose_config([]).portfolio).models  # type: ignore[union-attr]
     db = tmp_path / "calls.duckdb"

@@ -9,6 +9,7 @@ anything runs, and the error names the key.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -16,14 +17,17 @@ from omegaconf import MISSING
 from harness.sim.settings import SimSettings
 
 __all__ = [
+    "AIMDConfig",
     "ArmConfig",
     "Capabilities",
     "Config",
     "DesignConfig",
     "EndpointsConfig",
     "ModelConfig",
+    "ModelTimeouts",
     "PortfolioConfig",
     "PriceOverride",
+    "ReliabilityConfig",
     "RetryConfig",
     "RouterConfig",
     "RunnerConfig",
@@ -45,11 +49,37 @@ class Capabilities:
 
 @dataclass
 class PriceOverride:
-    """USD per million tokens; used instead of genai-prices for this model."""
+    """USD per million tokens; used instead of genai-prices for this model.
+
+    Either per-token rates (``*_per_mtok``) or, for a self-hosted model, a GPU
+    hourly cost and measured throughput (``gpu_hour_usd`` + ``throughput_tok_s``):
+    then $/Mtok = gpu_hour_usd / (3600 * throughput_tok_s) * 1e6.
+    """
 
     input_per_mtok: float = 0.0
     output_per_mtok: float = 0.0
     cached_input_per_mtok: float | None = None
+    """Cache reads; None: the input rate."""
+    cache_write_per_mtok: float | None = None
+    """Prompt-cache writes; None: the input rate."""
+    gpu_hour_usd: float | None = None
+    """Self-hosted: cost of the GPU(s) serving the model per hour (source ``gpu-hour``)."""
+    throughput_tok_s: float | None = None
+    """Self-hosted: measured output tokens per second across concurrent requests."""
+    input_throughput_tok_s: float | None = None
+    """Self-hosted: measured prompt (prefill) tokens per second; None: ``throughput_tok_s``."""
+
+
+@dataclass
+class ModelTimeouts:
+    """Per-model timeout overrides in seconds; None keeps the ``endpoints`` default."""
+
+    connect: float | None = None
+    """TCP (and TLS) connect."""
+    read: float | None = None
+    """Longest silence while waiting for the response or between two stream chunks."""
+    total: float | None = None
+    """The whole call, streaming included."""
 
 
 @dataclass
@@ -74,7 +104,20 @@ class ModelConfig:
     sim_profile: str | None = None
     """Simulator profile to answer as (default: this model's portfolio key)."""
     headers: dict[str, str] = field(default_factory=dict)
-    """Extra HTTP headers (never secrets: keys come from ``api_key_env``)."""
+    """Extra HTTP headers (never secrets: keys come from ``api_key_env``), e.g.
+    OpenRouter's attribution headers ``HTTP-Referer`` (your app's URL) and ``X-Title``."""
+    prompt_cache: bool = False
+    """Mark the system prompt and the last tool spec as cacheable (Anthropic
+    ``cache_control: {type: ephemeral}``); other protocols cache on their own."""
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    """Merged into every request body of this model (before per-call extras),
+    e.g. OpenRouter's ``provider: {order: [...], allow_fallbacks: false, sort: price}``."""
+    rpm: int | None = None
+    """Requests per minute allowed for this (provider, model); None: no limit enforced."""
+    tpm: int | None = None
+    """Tokens per minute (prompt chars/4 + max_tokens) for this (provider, model); None: none."""
+    timeouts: ModelTimeouts = field(default_factory=ModelTimeouts)
+    """Timeout overrides for this model's requests (None fields: the endpoints' defaults)."""
 
 
 @dataclass
@@ -164,6 +207,37 @@ class VerifierConfig:
 
 
 @dataclass
+class AIMDConfig:
+    """Adaptive concurrency per (provider, model): additive increase, multiplicative decrease."""
+
+    enabled: bool = True
+    """Back off on 429 / overload and recover on success (never below 1 call in flight)."""
+    increase: float = 1.0
+    """Added to the limit per full window of successes (each success adds increase / limit)."""
+    decrease: float = 0.5
+    """Factor applied to the limit on a 429 or overload (once per window of calls)."""
+    max_concurrency: int | None = None
+    """Ceiling and starting limit per model; None: the run's concurrency (so no 429, no change)."""
+
+
+@dataclass
+class ReliabilityConfig:
+    """Cooldowns, fallback chains and adaptive concurrency (defaults: today's behaviour)."""
+
+    cooldown_failures: int = 0
+    """Failures (retryable kinds) within the window that cool a model down; 0: never."""
+    cooldown_window_s: float = 60.0
+    """Window in which the failures are counted."""
+    cooldown_s: float = 60.0
+    """How long a cooled-down model is skipped by routers and fallback chains."""
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)
+    """Portfolio key -> ordered fallback models, tried on retries exhausted, context
+    length exceeded or content refusal."""
+    aimd: AIMDConfig = field(default_factory=AIMDConfig)
+    """Adaptive concurrency per model."""
+
+
+@dataclass
 class Config:
     experiment_name: str = "default"
     question: str = ""
@@ -184,6 +258,8 @@ class Config:
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     sim: SimSettings = field(default_factory=SimSettings)
     """Simulator profiles (``conf/sim/``), used with ``endpoints=sim``."""
+    reliability: ReliabilityConfig = field(default_factory=ReliabilityConfig)
+    """Cooldowns, fallback chains and adaptive concurrency of the LLM client."""
 
 
 def register_configs() -> None:

@@ -94,6 +94,7 @@ async def run_trial(
         row.update(
             input_tokens=resp.usage.input_tokens,
             output_tokens=resp.usage.output_tokens,
+            cached_input_tokens=resp.usage.cached_input_tokens,
             latency_ms=resp.latency_ms,
             ttft_ms=resp.ttft_ms,
             answer=resp.content,

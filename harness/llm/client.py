@@ -160,6 +160,8 @@ class LLMClient:
             http=self._http,
             headers=headers,
             timeouts=self._timeouts,
+            extra_body=cfg.extra_body,
+            prompt_cache=cfg.prompt_cache,
         )
         self._adapters[model_key] = adapter
         return adapter
@@ -247,6 +249,8 @@ class LLMClient:
                 "input_tokens": u.input_tokens,
                 "output_tokens": u.output_tokens,
                 "cached_input_tokens": u.cached_input_tokens,
+                "cache_write_tokens": u.cache_write_tokens,
+                "reasoning_tokens": u.reasoning_tokens,
                 "cost_usd": cost,
                 "price_source": price_source,
                 "latency_ms": resp.latency_ms,

@@ -126,3 +126,6 @@ class ChatResponse:
     http_status: int = 200
     response_id: str | None = None
     raw_body: str | None = None
+    provider_cost_usd: float | None = None
+    """What the provider itself billed for the call, in USD, where it says so
+    (OpenRouter's ``usage.cost``); None otherwise. The pricer may prefer it."""

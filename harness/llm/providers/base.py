@@ -145,6 +145,8 @@ class ProviderAdapter(ABC):
         http: httpx2.AsyncClient,
         headers: Mapping[str, str] | None = None,
         timeouts: Timeouts | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        prompt_cache: bool = False,
     ) -> None:
         """Bind the adapter to an endpoint.
 
@@ -155,6 +157,10 @@ class ProviderAdapter(ABC):
             http: The shared pooled client (see :func:`harness.llm.http.make_http_client`).
             headers: Extra request headers (e.g. OpenRouter's ``HTTP-Referer``).
             timeouts: Per-call limits; defaults to :class:`Timeouts`.
+            extra_body: Merged into every request body (``ModelConfig.extra_body``,
+                e.g. OpenRouter's ``provider`` routing preferences).
+            prompt_cache: Ask for prompt caching where the protocol needs asking
+                (``ModelConfig.prompt_cache``; Anthropic ``cache_control``).
         """
         base = (api_base or "").strip().rstrip("/")
         try:
@@ -177,6 +183,8 @@ class ProviderAdapter(ABC):
         self._http = http
         self._timeouts = timeouts or Timeouts()
         self._transport_timeout = self._timeouts.transport()
+        self.extra_body: dict[str, Any] = dict(extra_body or {})
+        self.prompt_cache = bool(prompt_cache)
         self._url = self._endpoint(base)
         extra = dict(headers or {})
         self._headers_json = {

@@ -19,7 +19,8 @@
         ├── NotFoundError            404 (unknown model)        final
         ├── BadRequestError          400 / 422                  final
         │   └── ContextLengthError   prompt over the window     final
-        └── ContentRefusalError      provider refused           final
+        ├── ContentRefusalError      provider refused           final
+        └── BudgetRefusedError       the call gate refused      final, nothing sent
 
 Providers classify (``classify_http_error``); the client's retry loop only
 reads ``retryable`` and ``retry_after``. Messages never contain secrets:
@@ -32,6 +33,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
+    "BudgetRefusedError",
     "ConfigError",
     "ContentRefusalError",
     "ContextLengthError",
@@ -77,6 +79,9 @@ class LLMError(HarnessError):
 
     kind = "llm_error"
     retryable = False
+    rate_headers: dict[str, str] | None = None
+    """The response's rate-limit headers (``x-ratelimit-*``, ``anthropic-ratelimit-*``,
+    ``retry-after``), set by the adapter when there were any."""
 
     def __init__(
         self,
@@ -179,6 +184,16 @@ class ContentRefusalError(LLMError):
     """The provider refused the content."""
 
     kind = "content_refusal"
+
+
+class BudgetRefusedError(LLMError):
+    """The client's call gate (a budget) refused the call; no request was sent.
+
+    Wraps the gate's :class:`BudgetExceededError` (as ``__cause__``), so a
+    caller holding only a call's outcome can tell a refusal from a failure.
+    """
+
+    kind = "budget_refused"
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -129,3 +129,6 @@ class ChatResponse:
     provider_cost_usd: float | None = None
     """What the provider itself billed for the call, in USD, where it says so
     (OpenRouter's ``usage.cost``); None otherwise. The pricer may prefer it."""
+    rate_headers: dict[str, str] | None = None
+    """The response's rate-limit headers (``x-ratelimit-*``, ``anthropic-ratelimit-*``,
+    ``retry-after``) as sent, names in lower case; None when there were none."""

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from harness.config.schema import ModelConfig
-from harness.cost.pricing import Pricer
+from harness.cost.pricing import Price, Pricer
 from harness.errors import ConfigError, LLMError, MissingCredentialsError
 from harness.llm.types import ChatRequest, ChatResponse
 
@@ -203,7 +203,7 @@ class LLMClient:
             outcome.response = resp
             outcome.cost_usd = price.cost_usd
             if base is not None:
-                self._emit_ok(base, attempt, started_at, resp, price.cost_usd, price.source)
+                self._emit_ok(base, attempt, started_at, resp, price.cost_usd, price)
             return outcome
 
     def _base_row(
@@ -233,7 +233,7 @@ class LLMClient:
         started_at: datetime,
         resp: ChatResponse,
         cost: float | None,
-        price_source: str,
+        price: Price,
     ) -> None:
         u = resp.usage
         assert self._sink is not None
@@ -252,7 +252,9 @@ class LLMClient:
                 "cache_write_tokens": u.cache_write_tokens,
                 "reasoning_tokens": u.reasoning_tokens,
                 "cost_usd": cost,
-                "price_source": price_source,
+                "price_source": price.source,
+                "price_version": price.version,
+                "cache_savings_usd": price.cache_savings_usd,
                 "latency_ms": resp.latency_ms,
                 "ttft_ms": resp.ttft_ms,
                 "finish_reason": str(resp.finish_reason),

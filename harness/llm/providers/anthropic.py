@@ -3,15 +3,37 @@
 ``api_base`` is the host, ``https://api.anthropic.com`` (a trailing ``/v1``
 is tolerated). Headers: ``x-api-key`` and ``anthropic-version: 2023-06-01``.
 System messages are lifted to the top-level ``system``; tool calls and results
-become ``tool_use`` / ``tool_result`` blocks; ``max_tokens`` is always sent
-(the API requires it); ``req.user`` goes to ``metadata.user_id``. There is no
-sampling seed in this protocol, so ``req.seed`` is not sent.
+become ``tool_use`` / ``tool_result`` blocks, and consecutive tool results
+(parallel calls) go back in one user message, as the API requires;
+``max_tokens`` is always sent (the API requires it); ``req.user`` goes to
+``metadata.user_id``. There is no sampling seed in this protocol, so
+``req.seed`` is not sent. ``ModelConfig.extra_body`` is merged into every
+body, then ``ChatRequest.extra``.
+
+Prompt caching (``ModelConfig.prompt_cache``): the system prompt is sent as
+text blocks (one per system message) and the last one, and the last tool
+spec, carry ``cache_control: {"type": "ephemeral"}``. Tools come first in the
+cached prefix, then the system prompt, so the two breakpoints cache "tools"
+and "tools + system". Prompts shorter than the model's minimum (1024 tokens
+for most models) are simply not cached by the API.
+
+Usage: the API's ``input_tokens`` excludes cache reads and writes; here
+``Usage.input_tokens`` is the whole prompt (``input_tokens +
+cache_read_input_tokens + cache_creation_input_tokens``), with the reads in
+``cached_input_tokens`` and the writes in ``cache_write_tokens``. A count the
+API did not send stays None.
 
 Streams are folded from ``message_start`` (input usage, cache reads and
 writes), ``content_block_*`` (``text_delta``, ``input_json_delta``),
-``message_delta`` (stop reason, cumulative output usage) and the terminal
+``message_delta`` (stop reason, cumulative usage) and the terminal
 ``message_stop``; an ``error`` event is classified like the HTTP error it
 stands for (``overloaded_error`` → :class:`~harness.errors.OverloadedError`).
+
+Finish reasons: ``refusal`` → ``CONTENT_FILTER``; ``tool_use`` (or any
+response carrying tool calls that claims a plain stop) → ``TOOL_CALLS``; a
+tool call whose streamed input is not a JSON object is kept with
+``arguments=None`` and its ``raw_arguments``, the finish reason staying
+``TOOL_CALLS`` (``LENGTH`` when ``max_tokens`` cut it).
 """
 
 from __future__ import annotations
@@ -28,9 +50,11 @@ from harness.llm.providers.base import (
 )
 from harness.llm.types import ChatRequest, ChatResponse, FinishReason, Message, ToolCall, Usage
 
-__all__ = ["ANTHROPIC_VERSION", "AnthropicAdapter", "finish_reason", "parse_usage"]
+__all__ = ["ANTHROPIC_VERSION", "CACHE_CONTROL", "AnthropicAdapter", "finish_reason", "parse_usage"]
 
 ANTHROPIC_VERSION = "2023-06-01"
+CACHE_CONTROL = {"type": "ephemeral"}
+"""The breakpoint marker put on the system prompt and the last tool when caching."""
 
 _FINISH = {
     "end_turn": FinishReason.STOP,
@@ -56,11 +80,18 @@ _ERROR_STATUS = {
 }
 
 
-def finish_reason(value: Any) -> FinishReason:
-    """Normalize an Anthropic ``stop_reason`` (unknown or missing → UNKNOWN)."""
-    return (
+def finish_reason(value: Any, has_calls: bool = False) -> FinishReason:
+    """Normalize an Anthropic ``stop_reason`` (unknown or missing → UNKNOWN).
+
+    With ``has_calls``, a plain or missing stop becomes TOOL_CALLS: a response
+    that asks for tools is never "stop".
+    """
+    reason = (
         _FINISH.get(value, FinishReason.UNKNOWN) if isinstance(value, str) else FinishReason.UNKNOWN
     )
+    if has_calls and reason in (FinishReason.STOP, FinishReason.UNKNOWN):
+        return FinishReason.TOOL_CALLS
+    return reason
 
 
 def parse_usage(usage: Any) -> Usage:
@@ -89,8 +120,8 @@ def _blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"type": "text", "text": content}] if content else []
 
 
-def _wire_messages(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]:
-    """(system text, messages) with consecutive same-role turns merged into one."""
+def _wire_messages(messages: tuple[Message, ...]) -> tuple[list[str], list[dict[str, Any]]]:
+    """(system texts, messages) with consecutive same-role turns merged into one."""
     system = [m.content for m in messages if m.role == "system" and m.content]
     out: list[dict[str, Any]] = []
     for m in messages:
@@ -119,7 +150,7 @@ def _wire_messages(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, A
             out[-1]["content"] = _blocks(out[-1]["content"]) + _blocks(content)
         else:
             out.append({"role": role, "content": content})
-    return "\n\n".join(system), out
+    return system, out
 
 
 def _error_status(payload: Any) -> int:
@@ -143,7 +174,12 @@ class AnthropicAdapter(ProviderAdapter):
         return headers
 
     def request_body(self, req: ChatRequest) -> dict[str, Any]:
-        """The Messages body; ``req.extra`` is merged in last (provider knobs)."""
+        """The Messages body.
+
+        ``extra_body`` (the model's config) is merged in, then ``req.extra``
+        (this call's knobs). With ``prompt_cache`` the system prompt and the
+        last tool carry a ``cache_control`` breakpoint.
+        """
         system, messages = _wire_messages(req.messages)
         body: dict[str, Any] = {
             "model": req.model,
@@ -151,19 +187,28 @@ class AnthropicAdapter(ProviderAdapter):
             "messages": messages,
             "temperature": req.temperature,
         }
-        if system:
-            body["system"] = system
+        if system and self.prompt_cache:
+            blocks: list[dict[str, Any]] = [{"type": "text", "text": t} for t in system]
+            blocks[-1]["cache_control"] = dict(CACHE_CONTROL)
+            body["system"] = blocks
+        elif system:
+            body["system"] = "\n\n".join(system)
         if req.stop:
             body["stop_sequences"] = list(req.stop)
         if req.tools:
-            body["tools"] = [
+            tools: list[dict[str, Any]] = [
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in req.tools
             ]
+            if self.prompt_cache:
+                tools[-1]["cache_control"] = dict(CACHE_CONTROL)
+            body["tools"] = tools
         if req.user:
             body["metadata"] = {"user_id": req.user}
         if req.stream:
             body["stream"] = True
+        if self.extra_body:
+            body.update(self.extra_body)
         if req.extra:
             body.update(req.extra)
         return body
@@ -198,7 +243,7 @@ class AnthropicAdapter(ProviderAdapter):
         return ChatResponse(
             content="".join(texts),
             model=model if isinstance(model, str) and model else req.model,
-            finish_reason=finish_reason(data.get("stop_reason")),
+            finish_reason=finish_reason(data.get("stop_reason"), bool(calls)),
             usage=parse_usage(data.get("usage")),
             tool_calls=tuple(calls),
             response_id=data.get("id") if isinstance(data.get("id"), str) else None,
@@ -363,7 +408,7 @@ class _AnthropicStream(StreamState):
         return ChatResponse(
             content="".join(texts),
             model=model,
-            finish_reason=finish_reason(self._stop_reason),
+            finish_reason=finish_reason(self._stop_reason, bool(calls)),
             usage=parse_usage(self._usage),
             tool_calls=tuple(calls),
             response_id=self._id,

@@ -48,6 +48,7 @@ from harness.errors import (
     parse_retry_after,
 )
 from harness.llm.http import Timeouts
+from harness.llm.ratelimit import RATE_HEADER_PREFIXES
 from harness.llm.sse import SSEDecoder
 from harness.llm.types import ChatRequest, ChatResponse
 
@@ -58,6 +59,7 @@ __all__ = [
     "StreamState",
     "as_count",
     "parse_tool_arguments",
+    "rate_headers",
 ]
 
 REDACTED = "[REDACTED]"
@@ -66,6 +68,7 @@ _SNIPPET = 300
 _MIN_SECRET_LEN = 8
 _DRAIN_LIMIT = 64 * 1024
 _DRAIN_TIMEOUT_S = 0.5
+_RATE_PREFIXES = tuple(p.encode() for p in RATE_HEADER_PREFIXES)
 # Protocol code reads JSON defensively; if a body's shape still trips it, the
 # body is what was wrong, and the caller gets a MalformedResponseError.
 _SHAPE_BUGS = (TypeError, KeyError, IndexError, AttributeError)
@@ -73,6 +76,21 @@ _SHAPE_BUGS = (TypeError, KeyError, IndexError, AttributeError)
 
 def _unexpected(exc: Exception) -> str:
     return f"unexpected shape ({type(exc).__name__}: {exc})"
+
+
+def rate_headers(response: httpx2.Response) -> dict[str, str] | None:
+    """The response's rate-limit headers, lower-case names; None when it has none.
+
+    Only these few are kept (read by :mod:`harness.llm.ratelimit`): ~2 µs a response.
+    """
+    out: dict[str, str] | None = None
+    for name, value in response.headers.raw:
+        name = name.lower()
+        if name.startswith(_RATE_PREFIXES):
+            if out is None:
+                out = {}
+            out[name.decode("latin-1")] = value.decode("latin-1")
+    return out
 
 
 def _header_ok(text: str) -> bool:
@@ -320,6 +338,7 @@ class ProviderAdapter(ABC):
         resp.latency_ms = (time.perf_counter() - t0) * 1000.0
         resp.http_status = status
         resp.raw_body = self._scrub(text)
+        resp.rate_headers = rate_headers(response)
         return resp
 
     async def _call_stream(self, req: ChatRequest, payload: bytes, t0: float) -> ChatResponse:
@@ -392,6 +411,7 @@ class ProviderAdapter(ABC):
         resp.ttft_ms = ttft
         resp.http_status = status
         resp.raw_body = self._scrub(resp.raw_body) if resp.raw_body else resp.raw_body
+        resp.rate_headers = rate_headers(response)
         return resp
 
     # -- helpers --------------------------------------------------------------------------
@@ -464,13 +484,15 @@ class ProviderAdapter(ABC):
                 retry_after = None
         if retry_after is None:
             retry_after = parse_retry_after(headers.get("retry-after"))
-        return classify_http_error(
+        err = classify_http_error(
             response.status_code,
             text,
             provider=self.provider,
             model=req.model,
             retry_after=retry_after,
         )
+        err.rate_headers = rate_headers(response)
+        return err
 
     def _transport_error(
         self,

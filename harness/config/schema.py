@@ -18,19 +18,28 @@ from harness.sim.settings import SimSettings
 
 __all__ = [
     "AIMDConfig",
+    "AbSplitSettings",
     "ArmConfig",
+    "BanditSettings",
+    "BudgetAwareSettings",
     "Capabilities",
+    "CapabilitySettings",
     "Config",
+    "CostOptimizedSettings",
     "DesignConfig",
     "EndpointsConfig",
+    "LatencySettings",
     "ModelConfig",
     "ModelTimeouts",
+    "NeedWeight",
     "PortfolioConfig",
     "PriceOverride",
     "ReliabilityConfig",
     "RetryConfig",
     "RouterConfig",
     "RunnerConfig",
+    "TaskMapEntry",
+    "TaskMapSettings",
     "TasksConfig",
     "VerifierConfig",
     "register_configs",
@@ -144,20 +153,161 @@ class TasksConfig:
     """Use only the first N tasks (after the category filter)."""
     categories: list[str] = field(default_factory=list)
     """Keep only these categories (empty: all)."""
+    ids: list[str] = field(default_factory=list)
+    """Keep only these task ids (empty: all), e.g. route_fit's held-out tasks."""
+    exclude_ids: list[str] = field(default_factory=list)
+    """Drop these task ids."""
+
+
+@dataclass
+class CostOptimizedSettings:
+    """``cost_optimized``: the cheapest candidate whose context window and capability fit."""
+
+    min_fit_easy: float = 0.5
+    """Need-weighted capability (0–1) a model needs for a task of complexity 0."""
+    min_fit_hard: float = 0.9
+    """The same at complexity 1 (linear in between)."""
+    expected_output_tokens: int = 400
+    """Output tokens assumed when ranking candidates by expected cost."""
+
+
+@dataclass
+class NeedWeight:
+    """Fit-score weight of one capability: ``base + extra * need`` (need in 0–1)."""
+
+    base: float = 0.0
+    """Weight when the task does not need this capability."""
+    extra: float = 0.0
+    """Added weight when the task fully needs it."""
+
+
+@dataclass
+class CapabilitySettings:
+    """``capability``: the seed's fit score (§3.3), weights depending on the task's needs."""
+
+    coding: NeedWeight = field(default_factory=lambda: NeedWeight(0.2, 0.2))
+    """Seed: 0.4 if coding-heavy else 0.2."""
+    reasoning: NeedWeight = field(default_factory=lambda: NeedWeight(0.2, 0.2))
+    """Seed: 0.4 if complex else 0.2."""
+    speed: NeedWeight = field(default_factory=lambda: NeedWeight(0.1, 0.2))
+    """Seed: 0.3 if simple else 0.1."""
+    long_context: NeedWeight = field(default_factory=lambda: NeedWeight(0.0, 0.3))
+    """Not in the seed's formula (it filters on context only); 0.3 when the task is long."""
+    cost: float = 0.3
+    """Seed: cost weight, always applied to ``effective $/Mtok / cost_scale_per_mtok``."""
+    cost_scale_per_mtok: float = 100.0
+    """Seed: effective USD per million tokens divided by this (100)."""
+    input_share: float = 0.75
+    """Effective $/Mtok = input_share * input + (1 - input_share) * output (seed §5.1 is 3:1)."""
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Measured success per model and category (``route_fit``): replaces the ratings there."""
+
+
+@dataclass
+class TaskMapEntry:
+    """One row of the seed's task-to-model table (§2.2)."""
+
+    primary: str = MISSING
+    """Portfolio key tried first."""
+    fallbacks: list[str] = field(default_factory=list)
+    """Portfolio keys tried next, in order (the call's fallback chain)."""
+
+
+@dataclass
+class TaskMapSettings:
+    """``task_map``: task category -> primary + fallbacks."""
+
+    table: dict[str, TaskMapEntry] = field(default_factory=dict)
+    """Category -> entry; a category without an entry goes to the first fitting candidate."""
+
+
+@dataclass
+class AbSplitSettings:
+    """``ab_split``: a sticky hash split of units (tasks) between candidates."""
+
+    split_ratio: float = 0.5
+    """Share of units routed to the first candidate (the rest share the others equally)."""
+    salt: str = "${experiment_name}"
+    """Hashed with the unit id: same salt, same assignment, in any run or process."""
+
+
+@dataclass
+class LatencySettings:
+    """``latency``: the lowest moving average of observed latency."""
+
+    metric: str = "latency"
+    """``latency`` (whole call) or ``ttft`` (time to first token)."""
+    alpha: float = 0.3
+    """Weight of the newest observation in the exponential moving average."""
+
+
+@dataclass
+class BudgetAwareSettings:
+    """``budget_aware``: cheaper tiers as the arm's spend passes thresholds."""
+
+    budget_usd: float | None = None
+    """The arm's budget; None: the run's budget given to the router (error if none)."""
+    thresholds: list[float] = field(default_factory=lambda: [0.5, 0.8, 0.95])
+    """Spend shares of the budget at which the router steps down one tier."""
+    tiers: list[list[str]] = field(default_factory=list)
+    """Most capable tier first; empty: one tier per candidate, dearest first."""
+
+
+@dataclass
+class BanditSettings:
+    """``bandit``: Thompson sampling on verified success per (category, model)."""
+
+    cost_weight: float = 10.0
+    """Success probability given up per USD of expected cost (0: quality only)."""
+    prior_successes: float = 1.0
+    """Beta prior alpha of every (category, model)."""
+    prior_failures: float = 1.0
+    """Beta prior beta."""
+    seed: int = "${seed}"  # type: ignore[assignment]
+    """Seeds the posterior draws."""
 
 
 @dataclass
 class RouterConfig:
-    strategy: str = "fixed"
-    """Default routing strategy of an arm (``fixed``: always the arm's model)."""
+    """A routing policy over the portfolio. ``conf/router/<name>.yaml`` holds one.
+
+    The top-level ``router`` node is the default of every arm (each arm field
+    below interpolates it); ``- /router@arms.<arm>: <name>`` in an experiment's
+    defaults gives one arm a policy file.
+    """
+
+    router: str = "fixed"
+    """Strategy: fixed, round_robin, cost_optimized, capability, task_map, ab_split,
+    latency, least_busy, budget_aware, bandit."""
+    candidates: list[str] = field(default_factory=list)
+    """Portfolio keys the router chooses among (fixed: the arm's ``model``)."""
+    chars_per_token: dict[str, float] = field(default_factory=dict)
+    """Model family -> characters per token, for input estimates (route_fit fits them)."""
+    cost_optimized: CostOptimizedSettings = field(default_factory=CostOptimizedSettings)
+    capability: CapabilitySettings = field(default_factory=CapabilitySettings)
+    task_map: TaskMapSettings = field(default_factory=TaskMapSettings)
+    ab_split: AbSplitSettings = field(default_factory=AbSplitSettings)
+    latency: LatencySettings = field(default_factory=LatencySettings)
+    budget_aware: BudgetAwareSettings = field(default_factory=BudgetAwareSettings)
+    bandit: BanditSettings = field(default_factory=BanditSettings)
 
 
 @dataclass
-class ArmConfig:
-    model: str = MISSING
-    """Portfolio key of the model this arm uses."""
-    router: str = "${router.strategy}"
-    """Routing strategy of this arm."""
+class ArmConfig(RouterConfig):
+    """One arm: a router over a portfolio. Unset fields come from the top-level ``router``."""
+
+    model: str | None = None
+    """Portfolio key of a fixed arm's model."""
+    router: str = "${router.router}"
+    candidates: list[str] = "${router.candidates}"  # type: ignore[assignment]
+    chars_per_token: dict[str, float] = "${router.chars_per_token}"  # type: ignore[assignment]
+    cost_optimized: CostOptimizedSettings = "${router.cost_optimized}"  # type: ignore[assignment]
+    capability: CapabilitySettings = "${router.capability}"  # type: ignore[assignment]
+    task_map: TaskMapSettings = "${router.task_map}"  # type: ignore[assignment]
+    ab_split: AbSplitSettings = "${router.ab_split}"  # type: ignore[assignment]
+    latency: LatencySettings = "${router.latency}"  # type: ignore[assignment]
+    budget_aware: BudgetAwareSettings = "${router.budget_aware}"  # type: ignore[assignment]
+    bandit: BanditSettings = "${router.bandit}"  # type: ignore[assignment]
 
 
 @dataclass

@@ -146,7 +146,7 @@ class LLMClient:
         cfg = self._models[model_key]
         cls = get_adapter(cfg.protocol)
         if self._mode == "sim":
-            api_base = self._sim_url + ("/v1" if cfg.protocol == "openai" else "")
+            api_base = self._sim_url + {"openai": "/v1", "gemini": "/v1beta"}.get(cfg.protocol, "")
             api_key: str | None = SIM_KEY
             headers: dict[str, str] = {}
         else:

@@ -24,6 +24,7 @@ __all__ = ["ADAPTERS", "get_adapter"]
 ADAPTERS: dict[str, str] = {
     "openai": "harness.llm.providers.openai:OpenAIAdapter",
     "anthropic": "harness.llm.providers.anthropic:AnthropicAdapter",
+    "gemini": "harness.llm.providers.gemini:GeminiAdapter",
 }
 
 

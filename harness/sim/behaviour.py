@@ -11,6 +11,16 @@ profile, task id, variation), where the variation is the request's OpenAI
 varies them per replicate. The same request gives the same answer, and
 replicates are independent draws. A correct answer carries the task's reference solution, a
 wrong one a mutant of it (:mod:`harness.sim.mutate`).
+
+Prompt cache. The wire modules list the request's cacheable prefixes
+(:attr:`SimRequest.cache_points`): every message boundary for OpenAI, which
+caches automatically, and every ``cache_control`` breakpoint for Anthropic.
+:class:`PromptCache` remembers the prefixes of at least ``cache_min_tokens``
+tokens per profile for ``SimSettings.prompt_cache_ttl_s``: a repeat within the
+TTL reads the longest remembered prefix (OpenAI: in 128-token steps), and an
+explicit breakpoint not yet cached is written (Anthropic's
+``cache_creation_input_tokens``). Usage therefore depends on the requests
+that came before — as with a real provider — while answers never do.
 """
 
 from __future__ import annotations
@@ -18,6 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +41,7 @@ from harness.tasks.types import Task
 __all__ = [
     "Behaviour",
     "Draw",
+    "PromptCache",
     "Reply",
     "SimRequest",
     "ToolCallOut",
@@ -61,6 +74,14 @@ class SimRequest:
     include_usage: bool = False
     """OpenAI ``stream_options.include_usage``."""
     variation: str = "0"
+    cache_points: list[tuple[str, int]] = field(default_factory=list)
+    """Cacheable prompt prefixes as (digest, characters), shortest first."""
+    cache_explicit: bool = False
+    """The points are explicit breakpoints (Anthropic): a new one is written and reported."""
+    usage_include: bool = False
+    """OpenRouter's ``usage: {include: true}``: the usage carries a ``cost``."""
+    served_by: str | None = None
+    """OpenRouter only: the upstream provider the response names."""
 
 
 @dataclass(slots=True)
@@ -85,6 +106,11 @@ class Reply:
     stop_sequence: str | None = None
     task_id: str | None = None
     correct: bool | None = None
+    cache_write_tokens: int = 0
+    """Prompt tokens written to the cache (reported by explicit-cache protocols)."""
+    report_cost: bool = False
+    """Put a cost in the usage (OpenRouter usage accounting)."""
+    served_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,17 +219,61 @@ def tool_arguments(
     return {str(k): _value(str(k), v, code, task, depth) for k, v in props.items()}
 
 
+class PromptCache:
+    """Prompt prefixes each simulated model holds, each until its TTL runs out."""
+
+    _PRUNE_AT = 50_000
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._until: dict[tuple[str, str], float] = {}
+
+    def lookup(
+        self,
+        model: str,
+        points: list[tuple[str, int]],
+        chars_per_token: float,
+        min_tokens: int,
+        explicit: bool,
+    ) -> tuple[int, int]:
+        """(tokens read, tokens written) for a request's prefixes; remembers them.
+
+        Prefixes under ``min_tokens`` are never cached. Automatic caches
+        (``explicit`` False) report reads in 128-token steps and no writes.
+        """
+        now = self._clock()
+        sized = [(d, math.ceil(chars / chars_per_token)) for d, chars in points]
+        sized = [(d, t) for d, t in sized if t >= max(1, min_tokens)]
+        read = max((t for d, t in sized if self._until.get((model, d), -1.0) > now), default=0)
+        written = 0
+        if explicit:
+            written = max((t for _, t in sized), default=0) - read
+        else:
+            read = read // 128 * 128
+        if len(self._until) > self._PRUNE_AT:
+            self._until = {k: v for k, v in self._until.items() if v > now}
+        for d, _ in sized:
+            self._until[(model, d)] = now + self.ttl_s  # a hit refreshes the entry
+        return read, max(0, written)
+
+    def clear(self) -> None:
+        """Forget every cached prefix."""
+        self._until.clear()
+
+
 class Behaviour:
     """Turns a :class:`SimRequest` into a :class:`Reply` for a profile.
 
-    Holds the task index and the mutant cache; everything else is a pure
-    function of the settings and the request.
+    Holds the task index, the mutant cache and the prompt cache; the answer is
+    a pure function of the settings and the request.
     """
 
     def __init__(self, settings: SimSettings, index: TaskIndex) -> None:
         self.settings = settings
         self.index = index
         self._mutants = MutantCache()
+        self.cache = PromptCache(settings.prompt_cache_ttl_s)
 
     def profile_for(self, model: str) -> tuple[str, ModelProfile] | None:
         """The (name, profile) an API model id answers as, else None."""
@@ -314,9 +384,14 @@ class Behaviour:
         if req.max_tokens is not None:
             output_tokens = min(output_tokens, max(1, req.max_tokens))
         input_tokens = max(1, math.ceil(req.input_chars / cpt))
-        cached = 0
-        if input_tokens >= profile.cache_min_tokens:
+        # Per API model id: two deployments of one profile do not share a cache.
+        cached, written = self.cache.lookup(
+            req.model, req.cache_points, cpt, profile.cache_min_tokens, req.cache_explicit
+        )
+        if not cached and input_tokens >= profile.cache_min_tokens:
             cached = int(input_tokens * profile.cached_share)
+        cached = min(cached, input_tokens)
+        written = min(written, input_tokens - cached)
         return Reply(
             text=text,
             tool_calls=calls,
@@ -327,6 +402,9 @@ class Behaviour:
             stop_sequence=stop_sequence,
             task_id=task.task_id if task else None,
             correct=correct,
+            cache_write_tokens=written,
+            report_cost=req.usage_include,
+            served_by=req.served_by,
         )
 
     def delays(self, profile: ModelProfile) -> tuple[float, float]:

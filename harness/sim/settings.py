@@ -83,6 +83,9 @@ class SimSettings:
     """How long a hang fault stays silent, wall seconds (not scaled)."""
     chunk_tokens: int = 4
     """Tokens per streamed chunk."""
+    prompt_cache_ttl_s: float = 300.0
+    """How long a cached prompt prefix stays readable, wall seconds (not scaled);
+    each hit refreshes it, like Anthropic's 5-minute ephemeral cache."""
     profiles: dict[str, ModelProfile] = field(default_factory=dict)
     """Profile name -> profile."""
     model_ids: dict[str, str] = field(default_factory=dict)
@@ -149,6 +152,8 @@ def _validate(s: SimSettings) -> None:
         raise ConfigError(f"sim.time_scale must be >= 0, got {s.time_scale}")
     if s.chunk_tokens < 1:
         raise ConfigError(f"sim.chunk_tokens must be >= 1, got {s.chunk_tokens}")
+    if s.prompt_cache_ttl_s < 0:
+        raise ConfigError(f"sim.prompt_cache_ttl_s must be >= 0, got {s.prompt_cache_ttl_s}")
     for name, p in s.profiles.items():
         if p.tokens_per_s <= 0 or p.chars_per_token <= 0:
             raise ConfigError(f"sim.profiles.{name}: tokens_per_s and chars_per_token must be > 0")

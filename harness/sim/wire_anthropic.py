@@ -6,10 +6,18 @@ Non-streaming JSON and SSE streaming (``message_start``, ``content_block_start``
 tokens, ``message_stop``; a ``ping`` after the start), ``tool_use`` blocks,
 tool results as ``tool_result`` blocks in user messages, errors as
 ``{"type": "error", "error": {"type", "message"}}``.
+
+Prompt caching as documented: the prompt is read in the order tools → system
+→ messages, and each block carrying ``cache_control`` (or the last block, for
+a top-level ``cache_control``) ends a cacheable prefix. The first request with
+a prefix of at least the profile's ``cache_min_tokens`` reports it as
+``cache_creation_input_tokens``; a repeat within the simulator's TTL as
+``cache_read_input_tokens``; ``input_tokens`` is what is left.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from typing import Any
@@ -60,6 +68,33 @@ def _block_text(block: Any) -> tuple[str, bool]:
     return "", False
 
 
+class _Prefix:
+    """The running prompt prefix: its digest, its characters, its breakpoints."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.blake2b(digest_size=16)
+        self.chars = 0
+        self.points: list[tuple[str, int]] = []
+
+    def add(self, block: Any, chars: int) -> None:
+        """Extend the prefix by one block; a ``cache_control`` on it marks a breakpoint."""
+        if isinstance(block, dict):
+            marked = block.get("cache_control") is not None
+            block = {k: v for k, v in block.items() if k != "cache_control"}
+        else:
+            marked = False
+        self._hash.update(json.dumps(block, sort_keys=True).encode())
+        self.chars += chars
+        if marked:
+            self.mark()
+
+    def mark(self) -> None:
+        """A breakpoint at the end of the prefix so far."""
+        point = (self._hash.copy().hexdigest(), self.chars)
+        if point not in self.points:
+            self.points.append(point)
+
+
 def _tool_choice(value: Any) -> tuple[str, bool]:
     if value is None:
         return "auto", True
@@ -85,10 +120,22 @@ def parse(body: Any) -> SimRequest:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise WireError(400, "messages: at least one message is required")
+    # The cached prefix runs tools → system → messages.
+    prefix = _Prefix()
+    tools = []
+    for t in body.get("tools") or []:
+        if not isinstance(t, dict) or not isinstance(t.get("name"), str):
+            raise WireError(400, "tools: each tool needs a name")
+        tools.append({"name": t["name"], "parameters": t.get("input_schema") or {}})
+        prefix.add(t, len(json.dumps({k: v for k, v in t.items() if k != "cache_control"})))
     system = body.get("system") or ""
     if isinstance(system, list):
-        system = "".join(str(b.get("text", "")) for b in system if isinstance(b, dict))
-    chars = len(str(system))
+        for b in system:
+            if not isinstance(b, dict) or b.get("type") != "text":
+                raise WireError(400, "system: expected text blocks")
+            prefix.add(b, len(str(b.get("text", ""))))
+    else:
+        prefix.add(str(system), len(str(system)))
     task_text = ""
     last_is_result = False
     for m in messages:
@@ -97,25 +144,23 @@ def parse(body: Any) -> SimRequest:
         content = m.get("content")
         if isinstance(content, str):
             texts, results = [content], False
+            prefix.add({"role": m["role"], "text": content}, len(content))
         elif isinstance(content, list):
-            parts = [_block_text(b) for b in content]
+            parts = []
+            for b in content:
+                part = _block_text(b)
+                parts.append(part)
+                prefix.add({"role": m["role"], **b}, len(part[0]))
             texts = [t for t, is_result in parts if not is_result]
             results = any(is_result for _, is_result in parts)
-            chars += sum(len(t) for t, is_result in parts if is_result)
         else:
             raise WireError(400, "messages: content must be a string or a list of blocks")
         text = "".join(texts)
-        chars += len(text)
         if m["role"] == "user" and text.strip():
             task_text = text
         last_is_result = m["role"] == "user" and results
-    tools = []
-    for t in body.get("tools") or []:
-        if not isinstance(t, dict) or not isinstance(t.get("name"), str):
-            raise WireError(400, "tools: each tool needs a name")
-        tools.append({"name": t["name"], "parameters": t.get("input_schema") or {}})
-    if tools:
-        chars += len(json.dumps(body["tools"]))
+    if body.get("cache_control") is not None:
+        prefix.mark()  # automatic caching: the breakpoint sits on the last block
     choice, parallel = _tool_choice(body.get("tool_choice"))
     metadata = body.get("metadata") or {}
     user = metadata.get("user_id") if isinstance(metadata, dict) else None
@@ -123,7 +168,7 @@ def parse(body: Any) -> SimRequest:
         protocol="anthropic",
         model=model,
         task_text=task_text,
-        input_chars=chars,
+        input_chars=prefix.chars,
         after_tool_result=last_is_result,
         tools=tools,
         tool_choice=choice,
@@ -132,6 +177,8 @@ def parse(body: Any) -> SimRequest:
         stop=[s for s in body.get("stop_sequences") or [] if isinstance(s, str)],
         stream=bool(body.get("stream")),
         variation=str(user) if user is not None else "0",
+        cache_points=prefix.points,
+        cache_explicit=True,
     )
 
 
@@ -144,10 +191,10 @@ def _input(arguments: str) -> dict[str, Any]:
 
 
 def _usage(reply: Reply) -> dict[str, Any]:
-    # Anthropic's input_tokens excludes what was read from the prompt cache.
+    # Anthropic's input_tokens excludes what was read from or written to the prompt cache.
     return {
-        "input_tokens": reply.input_tokens - reply.cached_tokens,
-        "cache_creation_input_tokens": 0,
+        "input_tokens": reply.input_tokens - reply.cached_tokens - reply.cache_write_tokens,
+        "cache_creation_input_tokens": reply.cache_write_tokens,
         "cache_read_input_tokens": reply.cached_tokens,
         "output_tokens": reply.output_tokens,
     }

@@ -4,10 +4,21 @@ Non-streaming JSON and SSE streaming (``chat.completion.chunk`` events, a
 final usage chunk with empty ``choices`` when ``stream_options.include_usage``
 is set, then ``data: [DONE]``), tool calls, usage with cached prompt tokens,
 errors as ``{"error": {"message", "type", "param", "code"}}``.
+
+Prompt caching is automatic, as on OpenAI: every message boundary (after the
+tool definitions) is a cacheable prefix, and a repeated prefix of at least
+1024 tokens comes back as ``prompt_tokens_details.cached_tokens``.
+
+OpenRouter's extensions: with ``usage: {include: true}`` the usage carries a
+``cost`` in USD, from the simulator's own flat rates (:data:`SIM_RATES`, a
+plausible figure, not any provider's price list); with ``usage.include`` or a
+``provider`` routing object the response names the upstream ``provider`` that
+served it — the first of ``provider.order``, else ``harness-sim``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -16,7 +27,10 @@ from typing import Any
 from harness.sim.behaviour import Reply, SimRequest
 from harness.sim.wire_common import Event, WireError, chunks, dumps, sse
 
-__all__ = ["error_body", "parse", "render", "render_stream"]
+__all__ = ["SIM_RATES", "error_body", "parse", "render", "render_stream"]
+
+SIM_RATES = {"input": 0.20e-6, "cached_input": 0.05e-6, "output": 0.60e-6}
+"""USD per token behind the simulated ``usage.cost`` (made up, but of a plausible size)."""
 
 _FINISH = {"stop": "stop", "stop_sequence": "stop", "length": "length", "tool_calls": "tool_calls"}
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -62,6 +76,26 @@ def _tool_choice(value: Any) -> str:
     raise WireError(400, "Invalid value for 'tool_choice'")
 
 
+def _digest(h: Any) -> str:
+    return str(h.copy().hexdigest())
+
+
+def _route(body: dict[str, Any]) -> tuple[bool, str | None]:
+    """(usage accounting asked, provider that serves) for OpenRouter's extensions."""
+    usage = body.get("usage")
+    if usage is not None and not isinstance(usage, dict):
+        raise WireError(400, "usage: expected an object")
+    include = bool(usage and usage.get("include") is True)
+    route = body.get("provider")
+    if route is not None and not isinstance(route, dict):
+        raise WireError(400, "provider: expected an object")
+    if route is None and not include:
+        return False, None
+    order = (route or {}).get("order")
+    served = order[0] if isinstance(order, list) and order and isinstance(order[0], str) else None
+    return include, served or "harness-sim"
+
+
 def parse(body: Any) -> SimRequest:
     """A :class:`SimRequest` from a request body; WireError where OpenAI answers 400."""
     if not isinstance(body, dict):
@@ -72,7 +106,20 @@ def parse(body: Any) -> SimRequest:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise WireError(400, "'messages' must be a non-empty array")
+    tools = []
+    for t in body.get("tools") or []:
+        fn = t.get("function") if isinstance(t, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            raise WireError(400, "Missing required parameter: 'tools[].function.name'")
+        tools.append({"name": fn["name"], "parameters": fn.get("parameters") or {}})
     chars = 0
+    # Automatic prompt caching: the prefix up to each message boundary, tools first.
+    prefix = hashlib.blake2b(digest_size=16)
+    points: list[tuple[str, int]] = []
+    if tools:
+        tools_json = json.dumps(body["tools"])
+        chars += len(tools_json)
+        prefix.update(json.dumps(body["tools"], sort_keys=True).encode())
     task_text = ""
     for m in messages:
         if not isinstance(m, dict) or m.get("role") not in _ROLES:
@@ -84,14 +131,9 @@ def parse(body: Any) -> SimRequest:
             chars += len(str(fn.get("name", ""))) + len(str(fn.get("arguments", "")))
         if m["role"] == "user" and text.strip():
             task_text = text
-    tools = []
-    for t in body.get("tools") or []:
-        fn = t.get("function") if isinstance(t, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            raise WireError(400, "Missing required parameter: 'tools[].function.name'")
-        tools.append({"name": fn["name"], "parameters": fn.get("parameters") or {}})
-    if tools:
-        chars += len(json.dumps(body["tools"]))
+        prefix.update(json.dumps(m, sort_keys=True).encode())
+        points.append((_digest(prefix), chars))
+    usage_include, served_by = _route(body)
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
         raise WireError(400, "Invalid 'max_tokens': expected an integer >= 1")
@@ -115,17 +157,28 @@ def parse(body: Any) -> SimRequest:
         stream=bool(body.get("stream")),
         include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
         variation=str(variation) if variation is not None else "0",
+        cache_points=points,
+        usage_include=usage_include,
+        served_by=served_by,
     )
 
 
 def _usage(reply: Reply) -> dict[str, Any]:
-    return {
+    usage: dict[str, Any] = {
         "prompt_tokens": reply.input_tokens,
         "completion_tokens": reply.output_tokens,
         "total_tokens": reply.input_tokens + reply.output_tokens,
         "prompt_tokens_details": {"cached_tokens": reply.cached_tokens, "audio_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
     }
+    if reply.report_cost:
+        cost = (
+            (reply.input_tokens - reply.cached_tokens) * SIM_RATES["input"]
+            + reply.cached_tokens * SIM_RATES["cached_input"]
+            + reply.output_tokens * SIM_RATES["output"]
+        )
+        usage["cost"] = round(cost, 10)
+    return usage
 
 
 def _call_id(key: str) -> str:
@@ -164,6 +217,8 @@ def render(reply: Reply, model: str) -> bytes:
         ],
         "usage": _usage(reply),
     }
+    if reply.served_by:
+        body["provider"] = reply.served_by
     return dumps(body).encode()
 
 
@@ -178,6 +233,8 @@ def render_stream(
         "model": model,
         "system_fingerprint": "fp_harness_sim",
     }
+    if reply.served_by:
+        head["provider"] = reply.served_by
     prefix = dumps(head)[:-1]  # every chunk starts the same; only "choices" differs
     tail = ',"usage":null}' if include_usage else "}"
 

@@ -22,6 +22,7 @@ __all__ = [
     "ArmConfig",
     "BanditSettings",
     "BudgetAwareSettings",
+    "BudgetConfig",
     "Capabilities",
     "CapabilitySettings",
     "Config",
@@ -388,6 +389,24 @@ class ReliabilityConfig:
 
 
 @dataclass
+class BudgetConfig:
+    """Hard spend caps in USD (None: no cap); see ``harness.cost.budget``."""
+
+    run_usd: float | None = None
+    """Cap on this run's spend (resumes included)."""
+    daily_usd: float | None = None
+    """Cap on the UTC day's spend across every run in ``results_dir``."""
+    monthly_usd: float | None = None
+    """Cap on the UTC month's spend across every run in ``results_dir``."""
+    on_cap: str = "finish"
+    """At the cap: ``finish`` lets trials in flight end; ``cancel`` cancels them."""
+    alerts: list[float] = field(default_factory=lambda: [0.5, 0.8, 1.0])
+    """Shares of each cap that log a warning (once each) and show in the progress bar."""
+    chars_per_token: float = 1.0
+    """Prompt bytes per token assumed for the worst case (1.0: a strict bound)."""
+
+
+@dataclass
 class Config:
     experiment_name: str = "default"
     question: str = ""
@@ -410,6 +429,8 @@ class Config:
     """Simulator profiles (``conf/sim/``), used with ``endpoints=sim``."""
     reliability: ReliabilityConfig = field(default_factory=ReliabilityConfig)
     """Cooldowns, fallback chains and adaptive concurrency of the LLM client."""
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    """Spend caps per run, day and month."""
 
 
 def register_configs() -> None:

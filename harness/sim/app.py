@@ -4,6 +4,10 @@ Routes:
 
 - ``POST /v1/chat/completions`` — OpenAI chat completions (JSON or SSE).
 - ``POST /v1/messages`` — Anthropic Messages (JSON or SSE).
+- ``POST /v1beta/models/{model}:generateContent`` and
+  ``…:streamGenerateContent?alt=sse`` — Google Gemini (JSON or SSE);
+  ``GET /v1beta/models`` and ``GET /v1beta/models/{model}`` — Gemini's model list
+  and model resource.
 - ``GET /v1/models`` — the simulated model ids (OpenAI list shape; Anthropic's
   shape when the request carries ``anthropic-version``).
 - ``GET /sim/stats`` — requests served: ``{"total", "by_model": {model:
@@ -16,7 +20,7 @@ Routes:
 - ``POST /sim/reset`` — zeroes the stats, drops queued faults, restarts the
   seeded fault draws.
 
-API keys (``x-api-key``, ``Authorization``) are accepted whatever they are
+API keys (``x-api-key``, ``Authorization``, ``x-goog-api-key``) are accepted whatever they are
 and never read or logged.
 """
 
@@ -35,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from harness.sim import wire_anthropic, wire_openai
+from harness.sim import wire_anthropic, wire_gemini, wire_openai
 from harness.sim.behaviour import Behaviour, Reply, SimRequest
 from harness.sim.faults import Fault, FaultPlan, parse_fault
 from harness.sim.recognise import TaskIndex
@@ -176,15 +180,19 @@ def build_app(settings: SimSettings, index: TaskIndex | None = None) -> Starlett
     """
     state = SimState(settings, index if index is not None else TaskIndex.load())
 
-    async def chat(request: Request, wire: ModuleType) -> Response:
+    async def chat(
+        request: Request, wire: ModuleType, parse: Callable[[Any], SimRequest] | None = None
+    ) -> Response:
         request_id = f"req_{secrets.token_hex(12)}"
         body = await _read_json(request)
         model = body.get("model") if isinstance(body, dict) else None
+        # Gemini names the model in the path, not in the body.
+        model = request.path_params.get("model") or model
         model = model if isinstance(model, str) and model else "<invalid>"
         try:
             if body is None:
                 raise WireError(400, "We could not parse the JSON body of your request.")
-            req = wire.parse(body)
+            req = parse(body) if parse is not None else wire.parse(body)
         except WireError as exc:
             state.count(model, None, exc.status)
             return _error(wire, exc.status, exc.message, request_id, kind=exc.kind)
@@ -207,6 +215,31 @@ def build_app(settings: SimSettings, index: TaskIndex | None = None) -> Starlett
 
     async def anthropic_messages(request: Request) -> Response:
         return await chat(request, wire_anthropic)
+
+    async def gemini_generate(request: Request) -> Response:
+        model, method = request.path_params["model"], request.path_params["method"]
+        stream = method == "streamGenerateContent"
+        if not stream and method != "generateContent":
+            message = f"Method not found: {method}."
+            return _error(wire_gemini, 404, message, f"req_{secrets.token_hex(12)}")
+        if stream and request.query_params.get("alt") != "sse":
+            message = "The simulator streams Gemini responses only with alt=sse."
+            return _error(wire_gemini, 400, message, f"req_{secrets.token_hex(12)}")
+        return await chat(
+            request, wire_gemini, lambda body: wire_gemini.parse(body, model, stream=stream)
+        )
+
+    async def gemini_models(request: Request) -> Response:
+        model_id = request.path_params.get("model")
+        if model_id is None:
+            return JSONResponse({"models": [wire_gemini.model_resource(m) for m in model_ids()]})
+        model_id = model_id.removeprefix("models/")
+        if model_id not in model_ids():
+            message = f"models/{model_id} is not found for API version v1beta."
+            return Response(
+                wire_gemini.error_body(404, message), 404, media_type="application/json"
+            )
+        return JSONResponse(wire_gemini.model_resource(model_id))
 
     def model_ids() -> list[str]:
         ids = dict.fromkeys(settings.model_ids)
@@ -267,6 +300,9 @@ def build_app(settings: SimSettings, index: TaskIndex | None = None) -> Starlett
             Route("/v1/messages", anthropic_messages, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", model, methods=["GET"]),
+            Route("/v1beta/models/{model}:{method}", gemini_generate, methods=["POST"]),
+            Route("/v1beta/models", gemini_models, methods=["GET"]),
+            Route("/v1beta/models/{model}", gemini_models, methods=["GET"]),
             Route("/sim/stats", stats, methods=["GET"]),
             Route("/sim/faults", faults, methods=["GET", "POST"]),
             Route("/sim/reset", reset, methods=["POST"]),
@@ -303,6 +339,8 @@ def _respond(
     if fault is not None and fault.name in ("429", "500", "503", "529", "html"):
         return _fault_status(wire, fault, profile, request_id)
     reply = state.behaviour.reply(name, profile, req)
+    if wire is wire_gemini:
+        reply = wire_gemini.adjust(reply, req)
     ttft, per_token = state.behaviour.delays(profile)
     hang = 0.0
     if fault is not None and fault.name == "hang":
@@ -354,6 +392,8 @@ def _stream_events(
         return wire_openai.render_stream(
             reply, req.model, chunk_chars, chunk_tokens, req.include_usage
         )
+    if wire is wire_gemini:
+        return wire_gemini.render_stream(reply, req.model, chunk_chars, chunk_tokens)
     return wire_anthropic.render_stream(reply, req.model, chunk_chars, chunk_tokens)
 
 
@@ -400,7 +440,11 @@ async def _fault_body(
         body = wire.render(reply, req.model)[:-7]  # a JSON document cut before its end
         if req.stream:
             body = b"data: " + body + b"\n\n"
-            body += b"data: [DONE]\n\n" if wire is wire_openai else _ANTHROPIC_STOP
+            if wire is wire_openai:
+                body += b"data: [DONE]\n\n"
+            elif wire is wire_anthropic:
+                body += _ANTHROPIC_STOP
+            # a Gemini stream has no terminal event: its body just ends
         await _send_whole(send, 200, _headers(json_type, request_id), body)
     elif req.stream:  # cut / reset
         events = _stream_events(wire, req, reply, chunk_chars, chunk_tokens)

@@ -8,7 +8,7 @@ client per run keeps connections alive across adapters and calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx2
 
@@ -44,6 +44,20 @@ class Timeouts:
                 raise ConfigError(
                     f"timeout {name!r} must be a positive number of seconds, got {value!r}"
                 )
+
+    def with_overrides(self, **overrides: float | None) -> Timeouts:
+        """A copy with the given limits replaced (None values keep this one's).
+
+        Raises:
+            ConfigError: An override is not a positive number, or names no limit.
+        """
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        if not changes:
+            return self
+        unknown = set(changes) - {"connect", "read", "write", "pool", "total"}
+        if unknown:
+            raise ConfigError(f"unknown timeout(s): {', '.join(sorted(unknown))}")
+        return replace(self, **changes)
 
     def transport(self) -> httpx2.Timeout:
         """The transport part as an ``httpx2.Timeout`` (``total`` is enforced by the adapter)."""

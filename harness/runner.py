@@ -52,6 +52,29 @@ class RunSummary:
     finished: dict[str, int] = field(default_factory=dict)
     cost_usd: float = 0.0
     report_text: str | None = None
+    stop_status: str | None = None
+    """Set by :meth:`request_stop`: the run's final status (``budget_stopped`` …)."""
+    stop_reason: str | None = None
+    """Why the run stopped early; stored as ``runs.stop_reason``."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """Short status texts shown after the progress bar's counts (e.g. budget alerts)."""
+    _cancel: Any = field(default=None, repr=False)
+
+    def request_stop(self, status: str, reason: str, *, cancel_in_flight: bool = False) -> bool:
+        """Stop dispatching trials; the first request wins (returns whether this one did).
+
+        Workers check ``stop_status`` before each trial, so trials in flight
+        finish and are stored, unless ``cancel_in_flight`` (then they are
+        cancelled and not stored). Trials not run keep no ``trials`` row, so
+        ``resume=<run folder>`` runs them later. Safe to call from any thread.
+        """
+        if self.stop_status is not None:
+            return False
+        self.stop_status, self.stop_reason = status, reason
+        log.warning("run stopping (%s): %s", status, reason)
+        if cancel_in_flight and self._cancel is not None:
+            self._cancel()
+        return True
 
 
 def split_unit(salt: str, task_id: str) -> float:
@@ -325,6 +348,7 @@ async def _run_async(
         ),
         store_bodies=cfg.runner.store_bodies,
         seed=cfg.seed,
+        reliability=cfg.reliability,
     )
     verifier = (
         Verifier(

@@ -50,7 +50,7 @@ def test_simulated_report_content_and_files(sim_run: Path, tmp_path: Path) -> No
     assert "sonnet is better on success, significant at the 0.05 level" in md
     assert re.search(r"sonnet's cost per trial was \d\.\d\d× qwen's", md)
     assert "simulator" in md.split("## Reading")[1]
-    assert set(rep.tables) == {"arms", "comparison", "errors"}
+    assert {"arms", "comparison", "errors", "categories", "category_model"} <= set(rep.tables)
     assert list(rep.tables["arms"].index) == ["sonnet", "qwen"]  # config order, not sorted
     path = write_report(rep, tmp_path)
     assert path == tmp_path / "report.md" and path.read_text() == md

@@ -21,8 +21,12 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = [
+    "CACHE_COLUMNS",
     "arm_summary",
+    "cache_summary",
     "calls_frame",
+    "category_summary",
+    "model_category_success",
     "open_results",
     "per_task",
     "runs_frame",
@@ -219,3 +223,140 @@ def arm_summary(
             }
         )
     return pd.DataFrame(rows).set_index("arm") if rows else pd.DataFrame()
+
+
+def _category(trials: pd.DataFrame) -> pd.Series:
+    return trials["task_category"].fillna("(none)").astype(str)
+
+
+def category_summary(
+    trials: pd.DataFrame, arms: Sequence[str] | None = None, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Success per arm and task category, with the same CIs as :func:`arm_summary`.
+
+    Replicates are averaged per task first; the interval is Wilson on tasks
+    with one replicate, else a t interval on per-task fractions.
+
+    Args:
+        trials: A frame from :func:`trials_frame` for one run.
+        arms: Arm order (default: sorted arm names).
+        alpha: 1 − confidence level.
+
+    Returns:
+        One row per (arm, category) with columns ``arm, category, n_tasks,
+        success_rate, success_ci_low, success_ci_high, success_ci_method``;
+        categories sorted, arms in ``arms`` order. Trials without a verifier
+        outcome are left out.
+    """
+    order = list(arms) if arms is not None else sorted(trials["arm"].unique())
+    verified = trials[trials["success"].notna()].assign(category=_category)
+    rows = []
+    for arm in order:
+        t = verified[verified["arm"] == arm]
+        for cat, group in t.groupby("category", sort=True):
+            reps = int(group.groupby("task_id").size().max())
+            fractions = group.groupby("task_id")["success"].mean()
+            rate, lo, hi, method = _success_ci(fractions, reps, alpha)
+            rows.append(
+                {
+                    "arm": arm,
+                    "category": cat,
+                    "n_tasks": int(fractions.size),
+                    "success_rate": rate,
+                    "success_ci_low": lo,
+                    "success_ci_high": hi,
+                    "success_ci_method": method,
+                }
+            )
+    columns = [
+        "arm",
+        "category",
+        "n_tasks",
+        "success_rate",
+        "success_ci_low",
+        "success_ci_high",
+        "success_ci_method",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def model_category_success(trials: pd.DataFrame) -> pd.DataFrame:
+    """Success rate per task category (rows) and answering model (columns).
+
+    Per-task means first: a cell is the mean over tasks of each task's success
+    fraction for that model, whichever arm ran it (a router arm spreads its
+    tasks over models). Trials without a verifier outcome are left out.
+
+    Returns:
+        A DataFrame of rates (NaN where the model answered no task of the
+        category) with ``attrs["n_tasks"]`` holding the matching task counts.
+    """
+    verified = trials[trials["success"].notna() & trials["model"].notna()]
+    verified = verified.assign(category=_category, model=verified["model"].astype(str))
+    per = verified.groupby(["category", "model", "task_id"])["success"].mean()
+    rates = per.groupby(["category", "model"]).mean().unstack("model")
+    counts = per.groupby(["category", "model"]).size().unstack("model")
+    rates = rates.sort_index().sort_index(axis=1)
+    rates.attrs["n_tasks"] = counts.reindex_like(rates)
+    return rates
+
+
+#: Columns of ``calls`` that describe prompt caching (m002 adds the last two).
+CACHE_COLUMNS: tuple[str, ...] = ("cached_input_tokens", "cache_write_tokens", "cache_savings_usd")
+
+
+def cache_summary(
+    trials: pd.DataFrame, calls: pd.DataFrame, arms: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Prompt-caching figures per arm from the calls: tokens read and written, saving.
+
+    Args:
+        trials: A frame from :func:`trials_frame` (maps calls to arms).
+        calls: A frame from :func:`calls_frame` for the same run.
+        arms: Row order (default: sorted arm names).
+
+    Returns:
+        One row per arm (index) with ``calls_cached`` (calls with a cache read),
+        ``cached_input_tokens``, ``cache_write_tokens``, ``cache_savings_usd``
+        and ``cost_usd`` (sums; NaN when no call reported the column), and
+        ``saving_share``: the saving over what the calls would have cost
+        without caching. Empty when no call reports any caching column.
+    """
+    present = [c for c in CACHE_COLUMNS if c in calls and calls[c].notna().any()]
+    if not present or calls.empty:
+        return pd.DataFrame()
+    arm_of = trials.set_index("trial_id")["arm"] if len(trials) else pd.Series(dtype=object)
+    calls = calls.assign(arm=calls["trial_id"].map(arm_of).fillna("(no trial)"))
+    order = list(arms) if arms is not None else sorted(trials["arm"].unique())
+    order += sorted(set(calls["arm"]) - set(order))
+    rows = []
+    for arm in order:
+        c = calls[calls["arm"] == arm]
+        if c.empty:
+            continue
+        row: dict[str, Any] = {"arm": arm}
+        for col in CACHE_COLUMNS:
+            vals = pd.to_numeric(c[col], errors="coerce") if col in c else pd.Series(dtype=float)
+            row[col] = float(vals.sum(min_count=1)) if len(vals) else np.nan
+        if "cached_input_tokens" in c:
+            cached = pd.to_numeric(c["cached_input_tokens"], errors="coerce")
+            row["calls_cached"] = int((cached > 0).sum())
+        else:
+            row["calls_cached"] = 0
+        cost = float(pd.to_numeric(c["cost_usd"], errors="coerce").sum(min_count=1))
+        row["cost_usd"] = cost
+        saving = row["cache_savings_usd"]
+        row["saving_share"] = (
+            saving / (cost + saving)
+            if np.isfinite(saving) and np.isfinite(cost) and cost + saving > 0
+            else np.nan
+        )
+        rows.append(row)
+    columns = [
+        "arm",
+        "calls_cached",
+        *CACHE_COLUMNS,
+        "cost_usd",
+        "saving_share",
+    ]
+    return pd.DataFrame(rows, columns=columns).set_index("arm")

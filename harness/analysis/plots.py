@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-__all__ = ["latency_cdf", "success_vs_cost", "ttft_cdf"]
+__all__ = ["category_heatmap", "latency_cdf", "pareto_frontier", "success_vs_cost", "ttft_cdf"]
 
 
 _TITLES = {"latency_ms": "Latency CDF", "ttft_ms": "Time to first token CDF"}
@@ -25,12 +25,51 @@ def _stamp(fig: Figure, note: str | None) -> None:
         fig.text(0.99, 0.01, note, ha="right", va="bottom", fontsize=8, color="#b03030")
 
 
-def success_vs_cost(summary: pd.DataFrame, *, note: str | None = None) -> Figure:
+def pareto_frontier(cost: Sequence[float], quality: Sequence[float]) -> list[int]:
+    """Indices of the points no other point beats on both cost and quality.
+
+    A point is on the frontier when every cheaper-or-equal point has strictly
+    lower quality; ties in cost keep the better one. Non-finite points are
+    skipped.
+
+    Returns:
+        Indices ordered by increasing cost (and so increasing quality).
+    """
+    pts = [
+        (float(c), -float(q), i)
+        for i, (c, q) in enumerate(zip(cost, quality, strict=True))
+        if np.isfinite(c) and np.isfinite(q)
+    ]
+    frontier: list[int] = []
+    best = -np.inf
+    for _cost, neg_q, i in sorted(pts):
+        if -neg_q > best:
+            frontier.append(i)
+            best = -neg_q
+    return frontier
+
+
+def success_vs_cost(
+    summary: pd.DataFrame,
+    *,
+    frontier: Sequence[str] | None = None,
+    note: str | None = None,
+    title: str = "Success vs cost per arm",
+) -> Figure:
     """Each arm as a point: mean cost per trial (x) against success rate (y), 95 % CIs.
 
+    Both axes are per-task means first (see
+    :func:`~harness.analysis.frames.arm_summary`), so replicates do not
+    narrow the intervals.
+
     Args:
-        summary: Output of :func:`~harness.analysis.frames.arm_summary`.
+        summary: Output of :func:`~harness.analysis.frames.arm_summary` (or
+            rows of several, indexed by a label).
+        frontier: Rows (index labels) that are fixed-model arms: the cost-quality
+            frontier among them is drawn as a dashed line. None or fewer than
+            two: no line.
         note: Small text in the corner, e.g. ``"SIMULATED"``.
+        title: Axes title.
 
     Returns:
         A Figure with error bars on both axes and each point labelled.
@@ -50,12 +89,82 @@ def success_vs_cost(summary: pd.DataFrame, *, note: str | None = None) -> Figure
         ax.annotate(
             str(arm), (x, y), textcoords="offset points", xytext=(6, 6), color=color, fontsize=9
         )
+    fixed = summary.loc[[a for a in summary.index if a in set(frontier or ())]]
+    if len(fixed) >= 2:
+        idx = pareto_frontier(fixed["mean_cost_usd"].tolist(), fixed["success_rate"].tolist())
+        front = fixed.iloc[idx]
+        ax.plot(
+            front["mean_cost_usd"],
+            front["success_rate"],
+            ls="--",
+            color="0.4",
+            lw=1,
+            zorder=0,
+            label="frontier of fixed-model arms",
+        )
+        ax.legend(loc="lower right", fontsize=8)
     ax.set_xlabel("mean cost per trial (USD), 95% CI")
     ax.set_ylabel("success rate, 95% CI")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(left=0)
     ax.grid(True, alpha=0.3)
-    ax.set_title("Success vs cost per arm")
+    ax.set_title(title)
+    _stamp(fig, note)
+    return fig
+
+
+def category_heatmap(
+    rates: pd.DataFrame,
+    *,
+    n_tasks: pd.DataFrame | None = None,
+    note: str | None = None,
+    title: str = "Success by task category and model",
+) -> Figure:
+    """Heatmap of success rates: one row per category, one column per model.
+
+    Args:
+        rates: Output of :func:`~harness.analysis.frames.model_category_success`
+            (any frame of rates in [0, 1]; NaN cells are left blank).
+        n_tasks: Task counts of the same shape, printed under each rate
+            (default: ``rates.attrs["n_tasks"]`` when present).
+        note: Small text in the corner, e.g. ``"SIMULATED"``.
+        title: Axes title.
+
+    Returns:
+        A Figure with each cell annotated ``rate% (n)``.
+    """
+    counts = n_tasks if n_tasks is not None else rates.attrs.get("n_tasks")
+    n_rows, n_cols = rates.shape
+    fig = Figure(
+        figsize=(max(4.8, 1.5 + 1.3 * n_cols), max(2.6, 1.2 + 0.45 * n_rows)),
+        layout="constrained",
+    )
+    ax = fig.add_subplot()
+    values = rates.to_numpy(dtype=float)
+    if values.size == 0:
+        ax.text(0.5, 0.5, "no verified trials", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        _stamp(fig, note)
+        return fig
+    image = ax.imshow(
+        np.ma.masked_invalid(values), cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto"
+    )
+    for i in range(n_rows):
+        for j in range(n_cols):
+            v = values[i, j]
+            if not np.isfinite(v):
+                continue
+            text = f"{100 * v:.0f}%"
+            if counts is not None:
+                n = counts.iloc[i, j]
+                if pd.notna(n):
+                    text += f"\n({int(n)})"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="black")
+    ax.set_xticks(range(n_cols), [str(c) for c in rates.columns], rotation=20, ha="right")
+    ax.set_yticks(range(n_rows), [str(r) for r in rates.index])
+    ax.set_xlabel("model (cells: success rate, (tasks))")
+    fig.colorbar(image, ax=ax, label="success rate", fraction=0.05)
+    ax.set_title(title)
     _stamp(fig, note)
     return fig
 

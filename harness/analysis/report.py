@@ -1,46 +1,113 @@
-"""The end-of-run report: markdown, a console table, figures and the tables behind them.
+"""The end-of-run report: markdown, self-contained HTML, a console text, figures and tables.
 
 :func:`build_report` reads one run through a DuckDB connection and returns a
-:class:`Report` (no files touched); :func:`write_report` writes ``report.md``
-and the figures as PNG next to it. A run against the simulator says so on the
-first line of both texts.
+:class:`Report` (no files touched); :func:`build_cross_report` puts several
+runs' reports side by side (the members of a sweep, say); :func:`write_report`
+writes ``report.md``, ``report.html`` and the figures as PNG. A run against the
+simulator says so on the first line of every text.
+
+Some sections render functions that other modules provide (the design-aware
+comparison, the achieved MDE, the router evaluation). Each is looked up when
+the report is built; while one is not there, the report falls back (the plain
+pairwise comparison) or leaves its section out. Only the absence of that
+module or name is tolerated: an error inside it propagates.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from harness.analysis.compare import compare_arms
-from harness.analysis.frames import arm_summary, calls_frame, runs_frame, trials_frame
+from harness.analysis.frames import (
+    arm_summary,
+    cache_summary,
+    calls_frame,
+    category_summary,
+    model_category_success,
+    runs_frame,
+    trials_frame,
+)
+from harness.analysis.html import (
+    Banner,
+    Block,
+    FigureRef,
+    Heading,
+    Items,
+    Links,
+    Text,
+    render_html,
+    render_markdown,
+    table,
+)
 
 if TYPE_CHECKING:
     import duckdb
     from matplotlib.figure import Figure
 
-__all__ = ["SIMULATED_BANNER", "Report", "build_report", "write_report"]
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "FEW_TASKS",
+    "SIMULATED_BANNER",
+    "Report",
+    "build_cross_report",
+    "build_report",
+    "write_report",
+]
 
 #: First line of every report of a simulated run (markdown prefixes "> ").
 SIMULATED_BANNER = "SIMULATED run: endpoints=sim — figures describe the simulator, not real models."
 
+#: Fewer tasks than this in a run earns a warning: intervals are wide and tests weak.
+FEW_TASKS = 30
+
+#: Columns of the comparison table every report renders (the design-aware contract).
+COMPARISON_COLUMNS: tuple[str, ...] = (
+    "arm_a",
+    "arm_b",
+    "metric",
+    "category",
+    "n_tasks",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "method",
+    "why",
+    "effect_name",
+    "effect",
+    "effect_lo",
+    "effect_hi",
+)
+
 
 @dataclass
 class Report:
-    """Everything the end-of-run report shows.
+    """Everything a report shows.
 
     Attributes:
-        run_id: The run reported on.
-        simulated: True when the run was against the simulator.
+        run_id: The run reported on (a label for a cross-run report).
+        simulated: True when the run (every run, for a cross-run report) was
+            against the simulator.
         markdown: The text of ``report.md`` (figures referenced as ``<name>.png``).
         console: Plain-text version for the terminal.
         figures: Figures by file stem.
-        tables: The DataFrames behind the text: ``arms``, ``comparison``, ``errors``.
+        tables: The DataFrames behind the text (``arms``, ``comparison``,
+            ``errors``, ``categories`` …; a section left out has no table).
+        blocks: The document both texts are rendered from.
+        warnings: The warnings shown at the top, one sentence each.
+        meta: Facts about the run for cross-run reports (experiment, design,
+            status, endpoints, seed, tasks, trials, started_at, config).
+        title: The report's title.
     """
 
     run_id: str
@@ -49,22 +116,54 @@ class Report:
     console: str
     figures: dict[str, Figure] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    blocks: list[Block] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    title: str = ""
+
+    def html(self, dpi: int = 110) -> str:
+        """The report as one self-contained HTML page (figures embedded)."""
+        return render_html(self.blocks, self.figures, title=self.title or self.run_id, dpi=dpi)
+
+
+# --------------------------------------------------------------------------- lookup
+
+
+def _optional(module: str, name: str) -> Callable[..., Any] | None:
+    """``module.name`` if both exist, else None.
+
+    Only a missing module or name means "not there yet"; any other error
+    raised while importing the module is a real bug and propagates.
+    """
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise
+    return getattr(mod, name, None)
 
 
 # --------------------------------------------------------------------------- formatting
 
 
 def _ok(x: Any) -> bool:
-    return x is not None and not (isinstance(x, float) and math.isnan(x)) and x is not pd.NA
+    if x is None or x is pd.NA:
+        return False
+    try:
+        return not math.isnan(float(x))
+    except (TypeError, ValueError):
+        return False
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%" if _ok(x) else "–"
+def _pct(x: Any) -> str:
+    return f"{100 * float(x):.1f}%" if _ok(x) else "–"
 
 
-def _usd(x: float) -> str:
+def _usd(x: Any) -> str:
     if not _ok(x):
         return "–"
+    x = float(x)
     if abs(x) >= 100:
         return f"${x:,.0f}"
     if abs(x) >= 1:
@@ -72,38 +171,52 @@ def _usd(x: float) -> str:
     return f"${x:.3g}"
 
 
-def _ms(x: float) -> str:
-    return f"{x:,.0f} ms" if _ok(x) else "–"
+def _ms(x: Any) -> str:
+    return f"{float(x):,.0f} ms" if _ok(x) else "–"
 
 
-def _p(p: float) -> str:
+def _num(x: Any) -> str:
+    if not _ok(x):
+        return "–"
+    x = float(x)
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def _p(p: Any) -> str:
     if not _ok(p):
         return "–"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"
 
 
-def _p_eq(p: float) -> str:
+def _p_eq(p: Any) -> str:
     text = _p(p)
     return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
 
 
-def _ci_text(metric: str, est: float, lo: float, hi: float) -> str:
+def _is_ratio(row: Any) -> bool:
+    words = f"{row.get('effect_name', '')} {row.get('method', '')}".lower()
+    return row.get("metric") != "success" and ("ratio" in words or "log" in words)
+
+
+def _estimate_text(row: Any) -> str:
+    est, lo, hi = row.get("estimate"), row.get("ci_low"), row.get("ci_high")
     if not _ok(est):
         return "–"
-    if metric == "success":
+    if row.get("metric") == "success":
         body = f"{100 * est:+.1f} pp"
-        return f"{body} [{100 * lo:+.1f}, {100 * hi:+.1f}]" if _ok(lo) else body
-    return f"{est:.2f}× [{lo:.2f}, {hi:.2f}]" if _ok(lo) else f"{est:.2f}×"
+        return f"{body} [{100 * lo:+.1f}, {100 * hi:+.1f}]" if _ok(lo) and _ok(hi) else body
+    if _is_ratio(row):
+        return f"{est:.2f}× [{lo:.2f}, {hi:.2f}]" if _ok(lo) and _ok(hi) else f"{est:.2f}×"
+    return f"{_num(est)} [{_num(lo)}, {_num(hi)}]" if _ok(lo) and _ok(hi) else _num(est)
 
 
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    def cell(s: str) -> str:
-        return str(s).replace("|", "\\|").replace("\n", " ")
-
-    out = ["| " + " | ".join(cell(h) for h in headers) + " |"]
-    out.append("|" + "|".join("---" for _ in headers) + "|")
-    out += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(out)
+def _effect_text(row: Any) -> str:
+    name, eff = row.get("effect_name"), row.get("effect")
+    if not isinstance(name, str) or not name or not _ok(eff):
+        return "–"
+    lo, hi = row.get("effect_lo"), row.get("effect_hi")
+    ci = f" [{float(lo):.2f}, {float(hi):.2f}]" if _ok(lo) and _ok(hi) else ""
+    return f"{name} {float(eff):.2f}{ci}"
 
 
 def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -141,6 +254,12 @@ def _arm_order(cfg: dict[str, Any], trials: pd.DataFrame) -> list[str]:
     arms = cfg.get("arms") if isinstance(cfg.get("arms"), dict) else {}
     order = [a for a in arms if a in present]
     return order + sorted(a for a in present if a not in order)
+
+
+def _control(cfg: dict[str, Any]) -> str | None:
+    design = cfg.get("design")
+    control = design.get("control") if isinstance(design, dict) else None
+    return str(control) if control else None
 
 
 def _arm_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
@@ -191,34 +310,231 @@ def _arm_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+def _category_table(cats: pd.DataFrame, arms: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    headers = ["category", *[f"{a} [95% CI] (tasks)" for a in arms]]
+    rows = []
+    for cat, group in cats.groupby("category", sort=True):
+        by_arm = group.set_index("arm")
+        cells = [str(cat)]
+        for arm in arms:
+            if arm not in by_arm.index:
+                cells.append("–")
+                continue
+            r = by_arm.loc[arm]
+            cells.append(
+                f"{_pct(r.success_rate)} [{_pct(r.success_ci_low)}, {_pct(r.success_ci_high)}] "
+                f"({r.n_tasks})"
+            )
+        rows.append(cells)
+    return headers, rows
+
+
+# --------------------------------------------------------------------------- comparison
+
+_WHY = (
+    (
+        "on logs",
+        "cost and latency are positive and right-skewed: compared as a ratio of geometric "
+        "means of per-task means, t on the log scale ({pairing})",
+    ),
+    (
+        "mcnemar",
+        "paired binary outcome, one replicate: only tasks where the arms disagree carry "
+        "information; the exact conditional test is valid at any number of tasks",
+    ),
+    (
+        "paired t",
+        "paired design with replicates: replicates are averaged per task first and the "
+        "per-task differences are tested, so the task stays the unit",
+    ),
+    (
+        "fisher",
+        "split design, one replicate: two independent groups of tasks with binary "
+        "outcomes; exact test given the margins",
+    ),
+    (
+        "welch",
+        "split design with replicates: per-task success fractions of two independent "
+        "groups of tasks, variances not assumed equal",
+    ),
+)
+
+
+def _why(method: str) -> str:
+    low = method.lower()
+    for key, text in _WHY:
+        if key in low:
+            pairing = "paired on the task" if "paired" in low else "independent groups, Welch"
+            return text.format(pairing=pairing)
+    return ""
+
+
+def _holm(p: pd.Series) -> pd.Series:
+    from statsmodels.stats.multitest import multipletests
+
+    vals = pd.to_numeric(p, errors="coerce")
+    mask = vals.notna()
+    out = pd.Series(np.nan, index=p.index)
+    if mask.any():
+        out[mask] = multipletests(vals[mask].to_numpy(dtype=float), method="holm")[1]
+    return out
+
+
+def _legacy_comparison(
+    trials: pd.DataFrame, design: str, arms: Sequence[str], alpha: float
+) -> pd.DataFrame:
+    """compare_arms, reshaped to :data:`COMPARISON_COLUMNS` (Holm across all rows)."""
+    comp = compare_arms(trials, design if design in ("paired", "split") else "paired", arms, alpha)
+    out = comp.copy()
+    out["category"] = "all"
+    out["method"] = comp["test"].astype(str)
+    out["why"] = out["method"].map(_why)
+    out["p_adjusted"] = _holm(comp["p_value"])
+    # The estimate already is the effect (risk difference or ratio); no second size here.
+    out["effect_name"] = ""
+    out["effect"] = out["effect_lo"] = out["effect_hi"] = np.nan
+    return out[[*COMPARISON_COLUMNS, *(c for c in out.columns if c not in COMPARISON_COLUMNS)]]
+
+
+def _comparison(
+    trials: pd.DataFrame, design: str, arms: Sequence[str], alpha: float, control: str | None
+) -> tuple[pd.DataFrame, str]:
+    """The comparison frame and which function produced it."""
+    compare_design = _optional("harness.analysis.compare", "compare_design")
+    if compare_design is None:
+        return _legacy_comparison(trials, design, arms, alpha), "compare_arms"
+    comp = compare_design(trials, design=design, control=control, alpha=alpha)
+    return comp, "compare_design"
+
+
+def _overall(comp: pd.DataFrame) -> pd.DataFrame:
+    if "category" not in comp:
+        return comp
+    cat = comp["category"]
+    return comp[cat.isna() | cat.astype(str).isin(["all", "(all)", "overall", "", "None"])]
+
+
 def _comparison_rows(comp: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    with_cat = len(_overall(comp)) != len(comp)
     headers = [
         "comparison",
         "metric",
+        *(["category"] if with_cat else []),
         "estimate [95% CI]",
-        "CI method",
+        "effect size [95% CI]",
         "test",
         "p",
-        "mid-p",
+        "p adjusted",
         "tasks",
-        "dropped",
     ]
     rows = []
     for _, r in comp.iterrows():
         rows.append(
             [
                 f"{r.arm_a} vs {r.arm_b}",
-                r.metric,
-                _ci_text(r.metric, r.estimate, r.ci_low, r.ci_high),
-                r.ci_method,
-                r.test,
-                _p(r.p_value),
-                _p(r.p_value_midp),
-                str(r.n_tasks),
-                str(r.n_dropped),
+                str(r.metric),
+                *([str(r.get("category"))] if with_cat else []),
+                _estimate_text(r),
+                _effect_text(r),
+                str(r.get("method", "")),
+                _p(r.get("p_value")),
+                _p(r.get("p_adjusted")),
+                str(r.get("n_tasks", "")),
             ]
         )
     return headers, rows
+
+
+def _why_items(comp: pd.DataFrame) -> list[str]:
+    seen: dict[str, str] = {}
+    for _, r in comp.iterrows():
+        method, why = str(r.get("method", "")), r.get("why")
+        if not method or method in seen:
+            continue
+        text = str(why) if isinstance(why, str) and why else ""
+        ci = r.get("ci_method")
+        if isinstance(ci, str) and ci and ci != method:
+            text += f"{'; ' if text else ''}interval: {ci}"
+        seen[method] = text
+    return [f"**{m}**: {w}" if w else f"**{m}**" for m, w in seen.items()]
+
+
+def _decisive_p(r: Any) -> tuple[float, str]:
+    adj, raw = r.get("p_adjusted"), r.get("p_value")
+    if _ok(adj):
+        text = f"adjusted {_p_eq(adj)}"
+        if _ok(raw) and _p(raw) != _p(adj):
+            text += f", raw {_p(raw)}"
+        return float(adj), text
+    return (float(raw), _p_eq(raw)) if _ok(raw) else (math.nan, "p = –")
+
+
+def _reading(comp: pd.DataFrame, summary: pd.DataFrame, alpha: float, simulated: bool) -> list[str]:
+    level = f"{alpha:g}"
+    paragraphs = []
+    overall = _overall(comp)
+    for (a, b), rows in overall.groupby(["arm_a", "arm_b"], sort=False):
+        by = {r.metric: r for _, r in rows.iterrows()}
+        parts = []
+        s = by.get("success")
+        if s is None or not _ok(s.estimate):
+            parts.append(
+                "Success could not be compared: no task has a verifier outcome for both arms."
+            )
+        else:
+            va = s.get("value_a") if _ok(s.get("value_a")) else summary["success_rate"].get(a)
+            vb = s.get("value_b") if _ok(s.get("value_b")) else summary["success_rate"].get(b)
+            p, p_text = _decisive_p(s)
+            mid = s.get("p_value_midp")
+            ci = (
+                f"95% CI {100 * s.ci_low:+.1f} to {100 * s.ci_high:+.1f}; "
+                if _ok(s.ci_low) and _ok(s.ci_high)
+                else ""
+            )
+            parts.append(
+                f"On success, {a} scored {_pct(va)} and {b} {_pct(vb)} over "
+                f"{s.n_tasks} tasks: a difference of {100 * s.estimate:+.1f} points "
+                f"({ci}{s.method} {p_text}" + (f", mid-p {_p(mid)}" if _ok(mid) else "") + ")."
+            )
+            if _ok(p) and p < alpha and s.estimate != 0:
+                better = a if s.estimate > 0 else b
+                parts.append(f"{better} is better on success, significant at the {level} level.")
+            else:
+                parts.append(
+                    f"The difference is not significant at the {level} level: this run does "
+                    "not show either arm better on success."
+                )
+                if _ok(mid) and float(mid) < alpha:
+                    parts.append(
+                        "The mid-p test, less conservative than the exact one, would call it "
+                        "significant; treat it as suggestive and run more tasks."
+                    )
+        for metric, noun in (("cost_usd", "cost per trial"), ("latency_ms", "latency")):
+            r = by.get(metric)
+            if r is None or not _ok(r.estimate):
+                continue
+            p, p_text = _decisive_p(r)
+            sig = _ok(p) and p < alpha
+            if _is_ratio(r):
+                ci = f"95% CI {r.ci_low:.2f}× to {r.ci_high:.2f}×, " if _ok(r.ci_low) else ""
+                parts.append(
+                    f"{a}'s {noun} was {r.estimate:.2f}× {b}'s (ratio of geometric means, "
+                    f"{ci}{p_text}{'' if sig else '; not significant'})."
+                )
+            else:
+                parts.append(
+                    f"{a} − {b} on {noun}: {_estimate_text(r)} ({r.method}, {p_text}"
+                    f"{'' if sig else '; not significant'})."
+                )
+        paragraphs.append(" ".join(parts))
+    if simulated and paragraphs:
+        paragraphs.append(
+            "These numbers come from the simulator's model profiles, not from the real models."
+        )
+    return paragraphs
+
+
+# --------------------------------------------------------------------------- checks
 
 
 def _errors_table(trials: pd.DataFrame, calls: pd.DataFrame, arms: Sequence[str]) -> pd.DataFrame:
@@ -240,6 +556,7 @@ def _errors_table(trials: pd.DataFrame, calls: pd.DataFrame, arms: Sequence[str]
                 "verifier_error": int((t["status"] == "verifier_error").sum()),
                 "unverified": int(t["success"].isna().sum()),
                 "calls": len(c),
+                "calls_ok": len(ok_calls),
                 "failed_calls": len(failed),
                 "retries": int((c["attempt"].fillna(1) > 1).sum()),
                 "usage_missing": int(
@@ -252,59 +569,125 @@ def _errors_table(trials: pd.DataFrame, calls: pd.DataFrame, arms: Sequence[str]
     return pd.DataFrame(rows).set_index("arm") if rows else pd.DataFrame()
 
 
-def _reading(comp: pd.DataFrame, alpha: float, simulated: bool) -> list[str]:
-    level = f"{alpha:g}"
-    paragraphs = []
-    for (a, b), rows in comp.groupby(["arm_a", "arm_b"], sort=False):
-        by = {r.metric: r for _, r in rows.iterrows()}
-        parts = []
-        s = by.get("success")
-        if s is None or not _ok(s.estimate):
-            parts.append(
-                "Success could not be compared: no task has a verifier outcome for both arms."
-            )
+def _replicates_as_tasks(
+    trials: pd.DataFrame, design: str, comp: pd.DataFrame, alpha: float
+) -> pd.DataFrame:
+    """Would treating each replicate as a separate task change a success verdict?
+
+    For each compared pair, the naive analysis the harness refuses to do —
+    paired: exact McNemar on (task, replicate) pairs; split: Fisher's exact
+    test on all trials — next to the report's per-task p-value.
+    """
+    from harness.analysis.stats import fisher_exact, mcnemar_exact
+
+    verified = trials[trials["success"].notna()]
+    rows = []
+    for _, r in _overall(comp).iterrows():
+        if r.metric != "success" or not _ok(r.get("p_value")):
+            continue
+        a, b = r.arm_a, r.arm_b
+        sub = verified[verified["arm"].isin([a, b])]
+        if sub.empty or int(sub.groupby(["task_id", "arm"]).size().max()) <= 1:
+            continue
+        if design == "split":
+            xa = sub.loc[sub["arm"] == a, "success"]
+            xb = sub.loc[sub["arm"] == b, "success"]
+            naive = fisher_exact(int(xa.sum()), len(xa), int(xb.sum()), len(xb), alpha)
+            units = len(xa) + len(xb)
         else:
-            p_text = f"{s.test} {_p_eq(s.p_value)}"
-            if _ok(s.p_value_midp):
-                p_text += f" (mid-p {_p(s.p_value_midp)})"
-            parts.append(
-                f"On success, {a} scored {_pct(s.value_a)} and {b} {_pct(s.value_b)} over "
-                f"{s.n_tasks} tasks: a difference of {100 * s.estimate:+.1f} points "
-                + (
-                    f"(95% CI {100 * s.ci_low:+.1f} to {100 * s.ci_high:+.1f}; {p_text})."
-                    if _ok(s.ci_low)
-                    else f"({p_text})."
-                )
-            )
-            if _ok(s.p_value) and s.p_value < alpha and s.estimate != 0:
-                better = a if s.estimate > 0 else b
-                parts.append(f"{better} is better on success, significant at the {level} level.")
-            else:
-                parts.append(
-                    f"The difference is not significant at the {level} level: this run does "
-                    "not show either arm better on success."
-                )
-                if _ok(s.p_value_midp) and s.p_value_midp < alpha:
-                    parts.append(
-                        "The mid-p test, less conservative than the exact one, would call it "
-                        "significant; treat it as suggestive and run more tasks."
-                    )
-        for metric, noun in (("cost_usd", "cost per trial"), ("latency_ms", "latency")):
-            r = by.get(metric)
-            if r is None or not _ok(r.estimate):
+            wide = sub.pivot_table(
+                index=["task_id", "replicate"], columns="arm", values="success"
+            ).dropna()
+            if a not in wide or b not in wide:
                 continue
-            sig = _ok(r.p_value) and r.p_value < alpha
-            ci = f"95% CI {r.ci_low:.2f}× to {r.ci_high:.2f}×, " if _ok(r.ci_low) else ""
-            parts.append(
-                f"{a}'s {noun} was {r.estimate:.2f}× {b}'s (ratio of geometric means, "
-                f"{ci}{_p_eq(r.p_value)}{'' if sig else '; not significant'})."
-            )
-        paragraphs.append(" ".join(parts))
-    if simulated and paragraphs:
-        paragraphs.append(
-            "These numbers come from the simulator's model profiles, not from the real models."
+            n12 = int(((wide[a] == 1) & (wide[b] == 0)).sum())
+            n21 = int(((wide[a] == 0) & (wide[b] == 1)).sum())
+            naive = mcnemar_exact(n12, n21, alpha)
+            units = len(wide)
+        p_task, p_naive = float(r.p_value), float(naive.p_value)
+        rows.append(
+            {
+                "arm_a": a,
+                "arm_b": b,
+                "n_tasks": r.n_tasks,
+                "p_per_task": p_task,
+                "method_per_task": r.method,
+                "n_units_naive": units,
+                "p_replicates_as_tasks": p_naive,
+                "method_naive": naive.method,
+                "changes_answer": (p_task < alpha) != (p_naive < alpha),
+            }
         )
-    return paragraphs
+    return pd.DataFrame(rows)
+
+
+def _warnings(
+    run: pd.Series,
+    trials: pd.DataFrame,
+    errors: pd.DataFrame,
+    simulated: bool,
+    naive: pd.DataFrame | None,
+    alpha: float,
+) -> list[str]:
+    out = []
+    status = str(run.get("status") or "")
+    stop = run.get("stop_reason")
+    stop_text = f" ({stop})" if isinstance(stop, str) and stop else ""
+    if simulated:
+        out.append(
+            "Simulated endpoints: every answer came from the simulator's model profiles; the "
+            "figures test the harness, not the real models."
+        )
+    if status == "budget_stopped":
+        out.append(
+            f"Budget stop{stop_text}: the run hit its spending cap and ended before every "
+            "trial ran; tasks not finished by every arm drop out of paired comparisons."
+        )
+    elif status == "early_stopped":
+        out.append(
+            f"Early stop{stop_text}: the monitoring rule ended the run. The fixed-sample tests "
+            "below do not account for the stopping rule; the always-valid p-value that "
+            "stopped it is the one to quote."
+        )
+    elif status and status != "completed":
+        out.append(
+            f"Run status is {status!r}{stop_text}: the figures cover the trials finished so far."
+        )
+    n_tasks = int(trials["task_id"].nunique()) if len(trials) else 0
+    if 0 < n_tasks < FEW_TASKS:
+        out.append(
+            f"Few tasks: {n_tasks} (< {FEW_TASKS}). Intervals are wide and only large "
+            "differences can be detected; see the achieved MDE."
+        )
+    if len(errors):
+        missing, ok_calls = int(errors["usage_missing"].sum()), int(errors["calls_ok"].sum())
+        if missing:
+            out.append(
+                f"Missing usage: {missing} of {ok_calls} successful calls reported no token "
+                "counts (stored as NULL, not 0); their tokens and any cost priced from them "
+                "are missing from the totals."
+            )
+        unverified = int(errors["unverified"].sum())
+        if unverified:
+            out.append(
+                f"{unverified} trials have no verifier outcome and are left out of success "
+                "(not counted as failures)."
+            )
+    if naive is not None and len(naive) and naive["changes_answer"].any():
+        for _, r in naive[naive["changes_answer"]].iterrows():
+            task_sig = "significant" if r.p_per_task < alpha else "not significant"
+            naive_sig = "significant" if r.p_replicates_as_tasks < alpha else "not significant"
+            out.append(
+                f"Replicates as tasks would change the answer for {r.arm_a} vs {r.arm_b}: "
+                f"per task ({r.n_tasks} tasks, {r.method_per_task}) p = {_p(r.p_per_task)}, "
+                f"{task_sig}; treating the {r.n_units_naive} replicates as independent tasks "
+                f"({r.method_naive}) would give p = {_p(r.p_replicates_as_tasks)}, "
+                f"{naive_sig}. The report uses the per-task analysis."
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- header
 
 
 def _header(
@@ -319,6 +702,7 @@ def _header(
     tasks_cfg = cfg.get("tasks") if isinstance(cfg.get("tasks"), dict) else {}
     suite = tasks_cfg.get("name") or tasks_cfg.get("suite")
     n_tasks = int(trials["task_id"].nunique())
+    stop = run.get("stop_reason")
     items = [
         ("experiment", str(run.get("experiment", ""))),
         ("question", str(cfg.get("question") or "")),
@@ -331,6 +715,7 @@ def _header(
         ("arms", "; ".join(f"{a} = {models.get(a, '?')}" for a in arms)),
         ("trials", str(len(trials))),
         ("status", str(run.get("status") or "")),
+        ("stop reason", str(stop) if isinstance(stop, str) and stop else ""),
         ("started", str(run.get("started_at") or "")),
         ("finished", str(run.get("finished_at") or "")),
         ("git commit", str(run.get("git_commit") or "")),
@@ -341,15 +726,163 @@ def _header(
 _METHODS_NOTE = (
     "Methods: the task is the unit of inference — replicates are averaged per task and arm "
     "first, and on the paired design the arms are paired on the task. Success with one "
-    "replicate: Wilson interval per arm; risk difference with Newcombe's square-and-add "
-    "interval (1998, method 10); exact conditional McNemar test, mid-p alongside (Fagerland "
-    "et al. 2013). Several replicates: t intervals and a paired t test on per-task success "
-    "fractions. Cost and latency: ratio of geometric means of per-task means, t on the log "
-    "scale (tasks with a missing or zero value are dropped and counted). Split design: "
-    "Fisher's exact test with Newcombe's hybrid score interval, Welch t on logs. Trials "
-    "without a verifier outcome are excluded from success. No correction for multiple "
-    "comparisons."
+    "replicate: Wilson interval per arm; several replicates: t interval on per-task success "
+    "fractions. Cost per trial: t interval on per-task means. The comparison table names the "
+    "test of every row and why it was chosen; adjusted p-values correct for multiple "
+    "comparisons across arms and metrics (Holm unless the table says otherwise). Cost and "
+    "latency are compared as ratios of geometric means on the log scale (tasks with a "
+    "missing or zero value are dropped). Trials without a verifier outcome are excluded "
+    "from success. Usage a provider did not report is NULL, never 0, and counted above."
 )
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _mde_blocks(
+    trials: pd.DataFrame, alpha: float, control: str | None
+) -> tuple[list[Block], pd.DataFrame | None]:
+    fn = _optional("harness.analysis.power", "achieved_mde_table")
+    if fn is None:
+        return [], None
+    mde = fn(trials, alpha=alpha, power=0.8, control=control)
+    if mde is None or len(mde) == 0:
+        return [], mde
+    headers = ["comparison", "tasks", "replicates", "SD between tasks", "SD within", "MDE"]
+    headers.append("method")
+    rows = [
+        [
+            f"{r.arm_a} vs {r.arm_b}",
+            str(r.n_tasks),
+            str(r.replicates),
+            _num(r.sd_between),
+            _num(r.sd_within),
+            f"{100 * r.mde:.1f} pp" if _ok(r.mde) else "–",
+            str(r.method),
+        ]
+        for _, r in mde.iterrows()
+    ]
+    first = mde.iloc[0]
+    text = (
+        f"At α = {alpha:g} and 80% power this run's design could detect a success difference "
+        f"of {100 * first.mde:.1f} points ({first.arm_a} vs {first.arm_b}); smaller true "
+        "differences may exist unseen."
+        if _ok(first.mde)
+        else "The minimum detectable effect could not be computed for this run."
+    )
+    blocks: list[Block] = [
+        Heading("Achieved minimum detectable effect"),
+        Text(text),
+        table(headers, rows),
+    ]
+    return blocks, mde
+
+
+def _router_blocks(
+    trials: pd.DataFrame,
+) -> tuple[list[Block], pd.DataFrame | None, Figure | None]:
+    routers = trials["router"].dropna().astype(str) if "router" in trials else pd.Series([])
+    if not (routers != "fixed").any():
+        return [], None, None
+    fn = _optional("harness.analysis.router_eval", "router_eval_table")
+    if fn is None:
+        return [], None, None
+    tab = fn(trials, n_boot=2000, seed=0)
+    fig_fn = _optional("harness.analysis.router_eval", "cost_quality_figure")
+    fig = fig_fn(tab) if fig_fn is not None else None
+
+    def ci(r: Any, est: str, lo: str, hi: str, fmt: Callable[[Any], str]) -> str:
+        if not _ok(r.get(est)):
+            return "–"
+        if _ok(r.get(lo)) and _ok(r.get(hi)):
+            return f"{fmt(r.get(est))} [{fmt(r.get(lo))}, {fmt(r.get(hi))}]"
+        return fmt(r.get(est))
+
+    headers = [
+        "arm",
+        "router",
+        "success [95% CI]",
+        "cost/trial [95% CI]",
+        "gap recovered (PGR) [95% CI]",
+        "PGR per $ [95% CI]",
+    ]
+    rows = [
+        [
+            str(r.get("arm")),
+            str(r.get("router")) + (" (fixed)" if bool(r.get("is_fixed")) else ""),
+            ci(r, "success", "success_lo", "success_hi", _pct),
+            ci(r, "cost_per_trial", "cost_lo", "cost_hi", _usd),
+            ci(r, "pgr", "pgr_lo", "pgr_hi", _pct),
+            ci(r, "pgr_per_dollar", "pgr_per_dollar_lo", "pgr_per_dollar_hi", _num),
+        ]
+        for _, r in tab.iterrows()
+    ]
+    cheap, best = tab.attrs.get("cheap_arm"), tab.attrs.get("best_arm")
+    refs = f"cheapest: {cheap}, best: {best}" if cheap and best else "fixed-model arms"
+    blocks: list[Block] = [
+        Heading("Routers vs fixed models"),
+        Text(
+            "Each router's share of the success gap between the cheapest and the best fixed "
+            f"model ({refs}) that it recovers (PGR), and that share per dollar of cost per "
+            "trial, with paired bootstrap CIs over tasks."
+        ),
+        table(headers, rows),
+    ]
+    return blocks, tab, fig
+
+
+def _cache_blocks(cache: pd.DataFrame) -> list[Block]:
+    if cache.empty:
+        return []
+    saving = float(cache["cache_savings_usd"].sum(min_count=1))
+    cost = float(cache["cost_usd"].sum(min_count=1))
+    read = cache["cached_input_tokens"].sum(min_count=1)
+    written = cache["cache_write_tokens"].sum(min_count=1)
+    parts = []
+    if _ok(saving):
+        share = saving / (cost + saving) if _ok(cost) and cost + saving > 0 else math.nan
+        parts.append(
+            f"Prompt caching saved {_usd(saving)}"
+            + (
+                f" ({_pct(share)} of what these calls would have cost uncached)"
+                if _ok(share)
+                else ""
+            )
+            + "."
+        )
+    parts.append(f"Cached input tokens read: {_num(read)}; cache-write tokens: {_num(written)}.")
+    headers = [
+        "arm",
+        "calls with cache reads",
+        "cached input tokens",
+        "cache-write tokens",
+        "saving",
+        "saving share",
+        "cost",
+    ]
+    rows = [
+        [
+            str(arm),
+            str(r.calls_cached),
+            _num(r.cached_input_tokens),
+            _num(r.cache_write_tokens),
+            _usd(r.cache_savings_usd),
+            _pct(r.saving_share),
+            _usd(r.cost_usd),
+        ]
+        for arm, r in cache.iterrows()
+    ]
+    return [Heading("Prompt caching"), Text(" ".join(parts)), table(headers, rows)]
+
+
+def _fixed_arms(trials: pd.DataFrame, arms: Sequence[str]) -> list[str]:
+    if "router" not in trials:
+        return list(arms)
+    routers = trials.groupby("arm")["router"].agg(lambda s: set(s.dropna().astype(str)))
+    return [a for a in arms if routers.get(a, set()) <= {"fixed"}]
+
+
+# --------------------------------------------------------------------------- build
 
 
 def build_report(con: duckdb.DuckDBPyConnection, run_id: str, alpha: float = 0.05) -> Report:
@@ -377,90 +910,201 @@ def build_report(con: duckdb.DuckDBPyConnection, run_id: str, alpha: float = 0.0
     calls = calls_frame(con, run_id)
     arms = _arm_order(cfg, trials)
     design = str(run.get("design") or "paired")
+    control = _control(cfg)
     note = "SIMULATED" if simulated else None
+    title = f"Report: {run.get('experiment', '')} / {run_id}"
+    meta: dict[str, Any] = {
+        "experiment": str(run.get("experiment") or ""),
+        "design": design,
+        "status": str(run.get("status") or ""),
+        "stop_reason": run.get("stop_reason"),
+        "endpoints": str(run.get("endpoints_mode") or ""),
+        "seed": run.get("seed"),
+        "n_tasks": int(trials["task_id"].nunique()) if len(trials) else 0,
+        "n_trials": len(trials),
+        "started_at": run.get("started_at"),
+        "config": cfg,
+    }
 
     tables: dict[str, pd.DataFrame] = {}
     figures: dict[str, Figure] = {}
-    md: list[str] = []
-    txt: list[str] = []
+    blocks: list[Block] = []
+    head_txt: list[str] = []
     if simulated:
-        md.append(f"> {SIMULATED_BANNER}")
-        txt.append(SIMULATED_BANNER)
-    title = f"Report: {run.get('experiment', '')} / {run_id}"
-    md += ["", f"# {title}", ""] if simulated else [f"# {title}", ""]
-    txt.append(title)
+        blocks.append(Banner(SIMULATED_BANNER))
+        head_txt.append(SIMULATED_BANNER)
+    blocks.append(Heading(title, 1))
+    head_txt.append(title)
     header = _header(run, cfg, trials, arms)
-    md.append(_md_table(["", ""], [[k, v] for k, v in header]))
-    txt += [f"  {k:<11} {v}" for k, v in header if k != "question"]
-    if str(run.get("status")) != "completed":
-        warn = f"Run status is {run.get('status')!r}: the figures cover the trials finished so far."
-        md += ["", f"**{warn}**"]
-        txt.append(f"! {warn}")
+    blocks.append(table(["", ""], [[k, v] for k, v in header], plain=True))
+    head_txt += [f"  {k:<11} {v}" for k, v in header if k != "question"]
 
+    errors = _errors_table(trials, calls, arms)
     if trials.empty:
-        md += ["", "No trials recorded."]
-        txt.append("No trials recorded.")
-        return Report(
-            run_id, simulated, "\n".join(md) + "\n", "\n".join(txt) + "\n", figures, tables
-        )
+        warnings = _warnings(run, trials, errors, simulated, None, alpha)
+        blocks += _warning_blocks(warnings)
+        blocks.append(Text("No trials recorded."))
+        txt = [*head_txt, *_warning_lines(warnings), "No trials recorded."]
+        return _finish(run_id, simulated, blocks, txt, figures, tables, warnings, meta, title)
 
     summary = arm_summary(trials, arms, alpha)
     tables["arms"] = summary
-    h, rows = _arm_rows(summary)
-    md += ["", "## Per arm", "", _md_table(h, rows)]
-    # The terminal gets the same table without the long columns (the header names the models).
-    txt += ["", _text_table(*_drop(h, rows, "model", "CI method", "total cost"))]
-
-    if len(arms) >= 2:
-        comp = compare_arms(
-            trials, design if design in ("paired", "split") else "paired", arms, alpha
-        )
-        tables["comparison"] = comp
-        h, rows = _comparison_rows(comp)
-        md += ["", f"## Comparison ({design} design)", "", _md_table(h, rows)]
-        txt += ["", _text_table(*_drop(h, rows, "CI method"))]
-        reading = _reading(comp, alpha, simulated)
-        md += ["", "## Reading", "", *(p + "\n" for p in reading)]
-        txt += ["", *(textwrap.fill(p, 100) for p in reading)]
-
-    errors = _errors_table(trials, calls, arms)
     tables["errors"] = errors
-    err_h = ["arm", *errors.columns]
-    err_rows = [[str(a), *(str(v) for v in r)] for a, r in errors.iterrows()]
-    md += ["", "## Errors and usage", "", _md_table(err_h, err_rows)]
-    md += [
-        "",
-        "`usage_missing`: successful calls whose provider reported no token counts; "
-        "`cost_missing`: successful calls without a price; `unverified`: trials without a "
-        "verifier outcome (left out of success).",
-    ]
-    n_fail = int(errors["failed_calls"].sum())
-    txt += [
-        "",
-        f"calls {int(errors['calls'].sum())}, failed {n_fail}, retries "
-        f"{int(errors['retries'].sum())}, usage missing {int(errors['usage_missing'].sum())}, "
-        f"unverified trials {int(errors['unverified'].sum())}",
-    ]
 
-    from harness.analysis.plots import latency_cdf, success_vs_cost, ttft_cdf
+    naive: pd.DataFrame | None = None
+    comp_blocks: list[Block] = []
+    comp_txt: list[str] = []
+    if len(arms) >= 2:
+        comp, source = _comparison(trials, design, arms, alpha, control)
+        tables["comparison"] = comp
+        naive = _replicates_as_tasks(trials, design, comp, alpha)
+        if len(naive):
+            tables["replicates_as_tasks"] = naive
+        h, rows = _comparison_rows(comp)
+        comp_blocks += [Heading(f"Comparison ({design} design)"), table(h, rows)]
+        comp_blocks += [Text("Why these tests:"), Items(tuple(_why_items(comp)))]
+        if source == "compare_arms":
+            comp_blocks.append(
+                Text("Adjusted p-values: Holm across every pair and metric of this table.")
+            )
+        comp_txt += ["", _text_table(*_drop(h, rows, "effect size [95% CI]"))]
+        reading = _reading(comp, summary, alpha, simulated)
+        comp_blocks += [Heading("Reading"), *(Text(p) for p in reading)]
+        comp_txt += ["", *(textwrap.fill(p, 100) for p in reading)]
 
-    figures["success_vs_cost"] = success_vs_cost(summary, note=note)
+    warnings = _warnings(run, trials, errors, simulated, naive, alpha)
+    blocks += _warning_blocks(warnings)
+
+    h, rows = _arm_rows(summary)
+    blocks += [Heading("Per arm"), table(h, rows)]
+    # The terminal gets the same table without the long columns (the header names the models).
+    arm_txt = ["", _text_table(*_drop(h, rows, "model", "CI method", "total cost"))]
+
+    from harness.analysis.plots import category_heatmap, latency_cdf, success_vs_cost, ttft_cdf
+
+    cats = category_summary(trials, arms, alpha)
+    if len(cats):
+        tables["categories"] = cats
+        rates = model_category_success(trials)
+        tables["category_model"] = rates
+        figures["category_heatmap"] = category_heatmap(rates, note=note)
+        blocks += [
+            Heading("Success by category"),
+            table(*_category_table(cats, arms)),
+            FigureRef(
+                "category_heatmap",
+                "Success rate per task category and answering model (per-task means; "
+                "number of tasks in brackets)",
+            ),
+        ]
+
+    blocks += comp_blocks
+
+    mde_blocks, mde = _mde_blocks(trials, alpha, control)
+    if mde is not None:
+        tables["mde"] = mde
+    blocks += mde_blocks
+
+    router_blocks, router_tab, router_fig = _router_blocks(trials)
+    if router_tab is not None:
+        tables["routers"] = router_tab
+    blocks += router_blocks
+
+    if router_fig is not None:
+        figures["cost_quality"] = router_fig
+        caption = "Cost–quality of routers and fixed models (95% CIs)"
+    else:
+        figures["cost_quality"] = success_vs_cost(
+            summary, frontier=_fixed_arms(trials, arms), note=note
+        )
+        caption = (
+            "Success rate vs mean cost per trial, per-task means with 95% CIs on both axes; "
+            "dashed: frontier of the fixed-model arms"
+        )
+    blocks += [Heading("Cost and quality"), FigureRef("cost_quality", caption)]
+
     figures["latency_cdf"] = latency_cdf(trials, order=arms, note=note)
+    lat = [FigureRef("latency_cdf", "Trial latency CDF by arm")]
     if trials["ttft_ms"].notna().any():
         figures["ttft_cdf"] = ttft_cdf(trials, order=arms, note=note)
-    captions = {
-        "success_vs_cost": "Success rate vs mean cost per trial (95% CIs)",
-        "latency_cdf": "Trial latency CDF by arm",
-        "ttft_cdf": "Time to first token CDF by arm",
-    }
-    md += ["", "## Figures", ""]
-    md += [f"![{captions[name]}]({name}.png)\n" for name in figures]
-    md += ["## Methods", "", _METHODS_NOTE]
-    return Report(run_id, simulated, "\n".join(md) + "\n", "\n".join(txt) + "\n", figures, tables)
+        lat.append(FigureRef("ttft_cdf", "Time to first token CDF by arm (streamed calls)"))
+    blocks += [Heading("Latency"), *lat]
+
+    cache = cache_summary(trials, calls, arms)
+    if len(cache):
+        tables["cache"] = cache
+    blocks += _cache_blocks(cache)
+
+    err_h = ["arm", *errors.columns]
+    err_rows = [[str(a), *(str(v) for v in r)] for a, r in errors.iterrows()]
+    blocks += [
+        Heading("Errors and usage"),
+        table(err_h, err_rows),
+        Text(
+            "`usage_missing`: successful calls whose provider reported no token counts; "
+            "`cost_missing`: successful calls without a price; `unverified`: trials without "
+            "a verifier outcome (left out of success)."
+        ),
+        Heading("Methods"),
+        Text(_METHODS_NOTE),
+    ]
+    err_txt = [
+        "",
+        f"calls {int(errors['calls'].sum())}, failed {int(errors['failed_calls'].sum())}, "
+        f"retries {int(errors['retries'].sum())}, usage missing "
+        f"{int(errors['usage_missing'].sum())}, unverified trials "
+        f"{int(errors['unverified'].sum())}",
+    ]
+    txt = [*head_txt, *_warning_lines(warnings), *arm_txt, *comp_txt, *err_txt]
+    return _finish(run_id, simulated, blocks, txt, figures, tables, warnings, meta, title)
 
 
-def write_report(report: Report, run_dir: str | Path, dpi: int = 110) -> Path:
-    """Write ``report.md`` and each figure as ``<name>.png`` into ``run_dir``.
+def _warning_blocks(warnings: Sequence[str]) -> list[Block]:
+    return [Heading("Warnings"), Items(tuple(warnings), warning=True)] if warnings else []
+
+
+def _warning_lines(warnings: Sequence[str]) -> list[str]:
+    # The simulated banner already opens the console text.
+    shown = [w for w in warnings if not w.startswith("Simulated endpoints")]
+    return [f"! {textwrap.shorten(w, 200, placeholder=' …')}" for w in shown]
+
+
+def _finish(
+    run_id: str,
+    simulated: bool,
+    blocks: list[Block],
+    txt: list[str],
+    figures: dict[str, Figure],
+    tables: dict[str, pd.DataFrame],
+    warnings: list[str],
+    meta: dict[str, Any],
+    title: str,
+) -> Report:
+    return Report(
+        run_id,
+        simulated,
+        render_markdown(blocks),
+        "\n".join(txt) + "\n",
+        figures,
+        tables,
+        blocks,
+        warnings,
+        meta,
+        title,
+    )
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_report(report: Report, run_dir: str | Path, dpi: int = 110, html: bool = True) -> Path:
+    """Write ``report.md``, ``report.html`` and each figure as ``<name>.png`` into ``run_dir``.
+
+    Args:
+        report: What :func:`build_report` or :func:`build_cross_report` returned.
+        run_dir: Destination folder (created if needed).
+        dpi: Resolution of the PNGs (files and embedded).
+        html: Also write the self-contained ``report.html``.
 
     Returns:
         Path of ``report.md``.
@@ -471,4 +1115,186 @@ def write_report(report: Report, run_dir: str | Path, dpi: int = 110) -> Path:
         fig.savefig(run_dir / f"{name}.png", dpi=dpi)
     path = run_dir / "report.md"
     path.write_text(report.markdown, encoding="utf-8")
+    if html:
+        (run_dir / "report.html").write_text(report.html(dpi), encoding="utf-8")
     return path
+
+
+# --------------------------------------------------------------------------- across runs
+
+#: Config keys that differ between any two runs and say nothing about the experiment.
+_RUN_SPECIFIC = ("resume", "run_id", "results_dir", "hydra")
+
+
+def _flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in cfg.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = str(v)
+    return out
+
+
+def _varied_keys(configs: Sequence[Mapping[str, Any]], limit: int = 6) -> list[str]:
+    """Config keys whose values differ between runs (a sweep's swept keys)."""
+    flat = [_flatten(c) for c in configs]
+    keys = sorted({k for f in flat for k in f})
+    varied = [
+        k
+        for k in keys
+        if len({f.get(k, "–") for f in flat}) > 1
+        and not any(k == r or k.startswith(r + ".") for r in _RUN_SPECIFIC)
+    ]
+    return varied[:limit]
+
+
+def build_cross_report(
+    reports: Sequence[Report],
+    *,
+    links: Mapping[str, str] | None = None,
+    title: str = "Report across runs",
+) -> Report:
+    """Put several runs' reports side by side: one row per run × arm, one section per run.
+
+    Args:
+        reports: Single-run reports from :func:`build_report`, in display order.
+        links: Relative link to each run's own report, by run id.
+        title: The page title (the CLI names the folder).
+
+    Returns:
+        A :class:`Report` with tables ``runs`` and ``arms`` (index ``run_id/arm``)
+        and one figure, ``cost_quality`` (every run × arm a point).
+    """
+    links = dict(links or {})
+    simulated = bool(reports) and all(r.simulated for r in reports)
+    blocks: list[Block] = []
+    txt: list[str] = []
+    if simulated:
+        banner = "SIMULATED runs: endpoints=sim — figures describe the simulator, not real models."
+        blocks.append(Banner(banner))
+        txt.append(banner)
+    blocks.append(Heading(title, 1))
+    txt.append(title)
+    warnings: list[str] = []
+    sims = [r.run_id for r in reports if r.simulated]
+    if sims and not simulated:
+        warnings.append(
+            f"Simulated endpoints in {len(sims)} of {len(reports)} runs ({', '.join(sims)}): "
+            "do not compare their figures with the live runs'."
+        )
+    experiments = {r.meta.get("experiment") for r in reports}
+    if len(experiments) > 1:
+        warnings.append(
+            f"The runs belong to {len(experiments)} experiments: arms with the same name may "
+            "not be the same treatment; compare within an experiment."
+        )
+    flagged = [r.run_id for r in reports if [w for w in r.warnings if "Simulated" not in w]]
+    if flagged:
+        warnings.append(
+            f"{len(flagged)} of {len(reports)} runs have warnings of their own (see their "
+            "sections): " + ", ".join(flagged)
+        )
+    blocks += _warning_blocks(warnings)
+    txt += _warning_lines(warnings)
+
+    varied = _varied_keys([r.meta.get("config") or {} for r in reports])
+    run_rows = []
+    for r in reports:
+        m = r.meta
+        run_rows.append(
+            {
+                "run_id": r.run_id,
+                "experiment": m.get("experiment", ""),
+                "design": m.get("design", ""),
+                "endpoints": m.get("endpoints", ""),
+                "status": m.get("status", ""),
+                "seed": m.get("seed"),
+                "tasks": m.get("n_tasks", 0),
+                "trials": m.get("n_trials", 0),
+                **{k: _flatten(m.get("config") or {}).get(k, "–") for k in varied},
+            }
+        )
+    runs = pd.DataFrame(run_rows)
+    blocks += [Heading("Runs")]
+    if varied:
+        blocks.append(
+            Text(
+                "Config keys that differ between the runs: "
+                + ", ".join(f"`{k}`" for k in varied)
+                + "."
+            )
+        )
+    blocks.append(table(list(runs.columns), runs.astype(str).values.tolist()))
+    txt += ["", _text_table(list(runs.columns), runs.astype(str).values.tolist())]
+
+    frames = []
+    for r in reports:
+        arms = r.tables.get("arms")
+        if arms is None or arms.empty:
+            continue
+        f = arms.copy()
+        f.insert(0, "run_id", r.run_id)
+        f.insert(1, "arm", f.index.astype(str))
+        f.index = [f"{r.run_id}/{a}" for a in f.index]
+        frames.append(f)
+    tables: dict[str, pd.DataFrame] = {"runs": runs}
+    figures: dict[str, Figure] = {}
+    if frames:
+        arms_all = pd.concat(frames)
+        tables["arms"] = arms_all
+        h, rows = _arm_rows(arms_all.drop(columns=["run_id", "arm"]))
+        rows = [
+            [str(run), str(arm), *row[1:]]
+            for (run, arm), row in zip(
+                arms_all[["run_id", "arm"]].itertuples(index=False), rows, strict=True
+            )
+        ]
+        h = ["run", "arm", *h[1:]]
+        blocks += [Heading("Arms side by side"), table(h, rows)]
+        txt += ["", _text_table(*_drop(h, rows, "model", "CI method", "total cost"))]
+        from harness.analysis.plots import success_vs_cost
+
+        figures["cost_quality"] = success_vs_cost(
+            arms_all.drop(columns=["run_id", "arm"]),
+            note="SIMULATED" if simulated else None,
+            title="Success vs cost per run and arm",
+        )
+        blocks.append(
+            FigureRef(
+                "cost_quality",
+                "Success rate vs mean cost per trial for every run × arm (per-task means, 95% CIs)",
+            )
+        )
+    else:
+        blocks.append(Text("No trials recorded in any run."))
+
+    blocks.append(Heading("Per run"))
+    for r in reports:
+        m = r.meta
+        blocks.append(Heading(f"{r.run_id}", 3))
+        facts = (
+            f"{m.get('experiment', '')}, {m.get('design', '')} design, {m.get('endpoints', '')} "
+            f"endpoints, status {m.get('status', '')}; {m.get('n_tasks', 0)} tasks, "
+            f"{m.get('n_trials', 0)} trials."
+        )
+        blocks.append(Text(facts))
+        own = [w for w in r.warnings if not w.startswith("Simulated endpoints")]
+        if own:
+            blocks.append(Items(tuple(own), warning=True))
+        if r.run_id in links:
+            href = links[r.run_id]
+            md_href = href[: -len(".html")] + ".md" if href.endswith(".html") else href
+            blocks.append(Links(((f"{r.run_id}: report.html", href), ("report.md", md_href))))
+    return _finish(
+        "cross-run",
+        simulated,
+        blocks,
+        txt,
+        figures,
+        tables,
+        warnings,
+        {"runs": len(reports)},
+        title,
+    )

@@ -67,6 +67,9 @@ class TestResult:
         n: Units used (tasks, pairs or trials, as the function says).
         extra: Method-specific details (counts, statistics, dropped units).
         alpha: 1 − confidence level of the interval.
+        estimand: What ``estimate`` estimates, e.g. ``"p_a - p_b"`` or
+            ``"ratio of geometric means a / b"`` ("" when the method says it).
+        statistic: The test statistic (t, z, χ², V, U …) when there is one.
     """
 
     __test__ = False  # not a pytest test class despite its name
@@ -79,6 +82,32 @@ class TestResult:
     n: int
     extra: dict[str, Any] = field(default_factory=dict)
     alpha: float = 0.05
+    estimand: str = ""
+    statistic: float | None = None
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        """(ci_low, ci_high)."""
+        return self.ci_low, self.ci_high
+
+    def significant(self, alpha: float | None = None) -> bool:
+        """True when the p-value exists and is below ``alpha`` (default: the result's own)."""
+        level = self.alpha if alpha is None else alpha
+        return self.p_value is not None and math.isfinite(self.p_value) and self.p_value < level
+
+    def as_dict(self) -> dict[str, Any]:
+        """Flat dict of the headline fields (``extra`` left out), for DataFrames."""
+        return {
+            "method": self.method,
+            "estimand": self.estimand,
+            "estimate": self.estimate,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "p_value": math.nan if self.p_value is None else self.p_value,
+            "statistic": math.nan if self.statistic is None else self.statistic,
+            "n": self.n,
+            "alpha": self.alpha,
+        }
 
 
 # --------------------------------------------------------------------------- helpers

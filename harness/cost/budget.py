@@ -38,7 +38,7 @@ import contextvars
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,6 +218,7 @@ class Budget:
         alerts: Sequence[float] = (0.5, 0.8, 1.0),
         chars_per_token: float = 1.0,
         clock: Any = None,
+        on_alert: Callable[[str], None] | None = None,
     ) -> None:
         """
         Args:
@@ -228,6 +229,7 @@ class Budget:
             chars_per_token: Bytes per token assumed for the input bound
                 (1.0 = a strict bound; larger holds less and may under-reserve).
             clock: ``() -> datetime`` (tests); default ``datetime.now(UTC)``.
+            on_alert: Called with :attr:`alert_text` when an alert fires.
         """
         for name, cap in (("run_usd", run_usd), ("daily_usd", daily_usd),
                           ("monthly_usd", monthly_usd)):  # fmt: skip
@@ -239,6 +241,7 @@ class Budget:
         if bad:
             raise ConfigError(f"budget.alerts must be shares in (0, 1], got {bad}")
         self._pricer = pricer
+        self._on_alert = on_alert
         self._clock = clock or (lambda: datetime.now(UTC))
         self._chars_per_token = chars_per_token
         self._alerts = sorted(set(alerts))
@@ -432,6 +435,8 @@ class Budget:
         s.fired.add(key)
         self.alerts_fired.append((s.name, share))
         self.alert_text = f"budget {s.name} {share:.0%}"
+        if self._on_alert is not None:
+            self._on_alert(self.alert_text)
         log.warning(
             "budget: %s spend $%.4f has reached %.0f%% of its $%.2f cap",
             s.name,

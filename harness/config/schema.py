@@ -23,6 +23,7 @@ __all__ = [
     "BanditSettings",
     "BudgetAwareSettings",
     "BudgetConfig",
+    "CalibrationConfig",
     "Capabilities",
     "CapabilitySettings",
     "Config",
@@ -32,7 +33,9 @@ __all__ = [
     "LatencySettings",
     "ModelConfig",
     "ModelTimeouts",
+    "MonitorConfig",
     "NeedWeight",
+    "PlanConfig",
     "PortfolioConfig",
     "PriceOverride",
     "ReliabilityConfig",
@@ -407,6 +410,63 @@ class BudgetConfig:
 
 
 @dataclass
+class MonitorConfig:
+    """Always-valid p-value of the primary metric while a run is in flight (mixture SPRT,
+    ``harness.analysis.sequential``); paired design only."""
+
+    enabled: bool = True
+    """Show the always-valid p-value in the progress bar."""
+    arms: list[str] = field(default_factory=list)
+    """The two arms compared (empty: the first two configured arms)."""
+    alpha: float = 0.05
+    """Level at which early stopping fires."""
+    tau: float = 0.1
+    """Sd of the Beta mixing prior of P(first arm wins | discordant pair) around 1/2."""
+    early_stop: bool = False
+    """Stop the run (status ``early_stopped``) once the always-valid p-value is below alpha."""
+
+
+@dataclass
+class PlanConfig:
+    """``python -m harness.plan``: tasks and replicates needed, and the design's MDE."""
+
+    pilot: str | None = None
+    """Run folder (or results folder) of a pilot run: variance components from its trials."""
+    mde: float = 0.05
+    """Minimum detectable effect wanted, on the success-rate scale."""
+    power: float = 0.8
+    """Target power."""
+    alpha: float = 0.05
+    """Two-sided significance level."""
+    arms: list[str] = field(default_factory=list)
+    """The two arms planned for (empty: the first two configured arms)."""
+    rates: list[float] = field(default_factory=list)
+    """Assumed success rates of the two arms (empty: from the simulator profiles, or the pilot)."""
+    icc: float = 1.0
+    """With ``rates``: share of outcome variance between tasks (1: replicates do not help)."""
+    task_corr: float = 0.5
+    """With ``rates``: correlation of the two arms' per-task success probabilities."""
+    replicates: list[int] = field(default_factory=lambda: [1, 2, 3, 5, 10])
+    """Replicate counts tabulated (the configured ``replicates`` is always included)."""
+    method: str = "t"
+    """``t``: noncentral t (the paired t the report runs); ``z``: Miller's normal formula."""
+
+
+@dataclass
+class CalibrationConfig:
+    """``kind=calibration``: many small simulated experiments checked against ground truth."""
+
+    experiments: int = 1000
+    """Simulated experiments (seeds ``seed`` … ``seed + experiments − 1``)."""
+    alpha: float = 0.05
+    """Significance level of each experiment's comparison."""
+    through_http: bool = False
+    """Also run ``http_experiments`` of them end to end (simulator + verifier) and compare."""
+    http_experiments: int = 2
+    """Experiments run through the real stack when ``through_http`` is set."""
+
+
+@dataclass
 class Config:
     experiment_name: str = "default"
     question: str = ""
@@ -431,6 +491,15 @@ class Config:
     """Cooldowns, fallback chains and adaptive concurrency of the LLM client."""
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     """Spend caps per run, day and month."""
+    kind: str = "ab"
+    """``ab``: run the arms on the tasks. ``calibration``: many in-process simulated
+    experiments against the simulator's ground truth (``harness.calibration``)."""
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    """Always-valid monitoring of the primary metric in the progress bar; early stop."""
+    plan: PlanConfig = field(default_factory=PlanConfig)
+    """Power planning (``python -m harness.plan``); not used by runs."""
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    """Calibration runs (``kind=calibration``)."""
 
 
 def register_configs() -> None:

@@ -205,6 +205,10 @@ def resolve_resume(cfg: DictConfig) -> DictConfig:
     # A running simulator's URL may differ from the first attempt's.
     if cfg.endpoints.mode == "sim":
         old.endpoints.url = cfg.endpoints.url
+    # A budget belongs to the invocation: a cap given now (e.g. a higher one after
+    # budget_stopped) replaces the saved one; with none given the saved caps hold.
+    if "budget" in cfg and cfg.budget != OmegaConf.structured(Config).budget:
+        old.budget = cfg.budget
     return old
 
 
@@ -250,6 +254,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
         trials_skipped=len(specs) - len(todo),
     )
 
+    prior = _prior_spend(conf, db_path)
     sim = None
     writer = StoreWriter(db_path, flush_interval_s=0.5)
     try:
@@ -259,7 +264,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
             sim_url = sim.url
         now = datetime.now(UTC)
         if cfg.resume:
-            writer.update_run(run_id, status="running", finished_at=None)
+            writer.update_run(run_id, status="running", finished_at=None, stop_reason=None)
         else:
             writer.start_run(
                 {
@@ -279,14 +284,17 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
             )
         status = "failed"
         try:
-            asyncio.run(_run_async(conf, todo, run_id, sim_url, writer, summary))
-            status = "completed"
+            asyncio.run(_run_async(conf, todo, run_id, sim_url, writer, summary, prior))
+            status = summary.stop_status or "completed"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
             summary.status = status
-            writer.update_run(run_id, status=status, finished_at=datetime.now(UTC))
+            reason = _stop_reason(summary, run_dir) if status == summary.stop_status else None
+            writer.update_run(
+                run_id, status=status, finished_at=datetime.now(UTC), stop_reason=reason
+            )
     finally:
         writer.close()
         if sim is not None:
@@ -294,6 +302,27 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
     if conf.runner.report:
         summary.report_text = _report(run_dir, run_id)
     return summary
+
+
+def _prior_spend(cfg: Config, db_path: Path) -> Any:
+    """Spend already recorded (this run on resume, the day, the month), when a cap needs it."""
+    b = cfg.budget
+    if b.run_usd is None and b.daily_usd is None and b.monthly_usd is None:
+        return None
+    from harness.cost.budget import read_prior_spend
+
+    # Read before this run's writer opens its file (DuckDB locks it).
+    return read_prior_spend(cfg.results_dir, run_db=db_path if db_path.exists() else None)
+
+
+def _stop_reason(summary: RunSummary, run_dir: Path) -> str:
+    """The stop reason plus how many trials were not run and how to run them."""
+    left = summary.trials_total - summary.trials_skipped - summary.trials_done
+    reason = summary.stop_reason or summary.stop_status or "stopped"
+    if left > 0:
+        reason += f"; {left} of {summary.trials_total} trials not run (resume={run_dir} runs them"
+        reason += ", with a higher cap)" if summary.stop_status == "budget_stopped" else ")"
+    return reason
 
 
 def _existing_run_id(db_path: Path) -> str:
@@ -324,7 +353,9 @@ async def _run_async(
     sim_url: str | None,
     writer: Any,
     summary: RunSummary,
+    prior: Any = None,
 ) -> None:
+    from harness.cost.budget import track_trial
     from harness.cost.pricing import Pricer
     from harness.llm.client import LLMClient
     from harness.llm.http import Timeouts
@@ -333,12 +364,15 @@ async def _run_async(
 
     models = cfg.portfolio.models
     concurrency = max(1, int(cfg.runner.concurrency))
+    pricer = Pricer(models)
+    budget = _make_budget(cfg, pricer, prior, summary, _models_in_play(cfg, specs))
     client = LLMClient(
         models=models,
         mode=cfg.endpoints.mode,
         sim_url=sim_url,
         retry=RetryPolicy(**dataclasses.asdict(cfg.retry)),
-        pricer=Pricer(models),
+        pricer=pricer,
+        gate=budget,
         sink=writer.add_call,
         max_connections=concurrency,
         timeouts=Timeouts(
@@ -363,22 +397,44 @@ async def _run_async(
     for s in specs:
         queue.put_nowait(s)
 
-    async def worker() -> None:
+    async def one_trial(spec: TrialSpec) -> dict[str, Any] | None:
+        """Run a trial; None when the budget refused it before any call (not stored)."""
         while True:
+            with track_trial() as note:
+                row = await run_trial(
+                    spec,
+                    run_id=run_id,
+                    client=client,
+                    verifier=verifier,
+                    seed=cfg.seed,
+                    max_tokens=cfg.runner.max_tokens,
+                    temperature=cfg.runner.temperature,
+                    stream=cfg.runner.stream,
+                )
+            refused = note.refused
+            if refused is None or budget is None:
+                return row
+            if refused.final:
+                summary.request_stop(
+                    "budget_stopped", str(refused), cancel_in_flight=cfg.budget.on_cap == "cancel"
+                )
+            if note.reserved:  # calls were made before the refusal: keep what was done
+                row.update(status="budget_stopped", error=str(refused))
+                return row
+            if summary.stop_status is not None:
+                return None
+            # Refused only because of calls in flight: wait for their holds to settle.
+            await budget.wait_for_room(refused.amount_usd)
+
+    async def worker() -> None:
+        while summary.stop_status is None:
             try:
                 spec = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            row = await run_trial(
-                spec,
-                run_id=run_id,
-                client=client,
-                verifier=verifier,
-                seed=cfg.seed,
-                max_tokens=cfg.runner.max_tokens,
-                temperature=cfg.runner.temperature,
-                stream=cfg.runner.stream,
-            )
+            row = await one_trial(spec)
+            if row is None:
+                return
             writer.add_trial(row)
             progress.update(row)
 
@@ -388,7 +444,12 @@ async def _run_async(
         client.prepare(sorted({s.model for s in specs}))
         progress = _Progress(summary, list(cfg.arms), enabled=cfg.runner.progress)
         workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(specs)))]
-        await asyncio.gather(*workers)
+        loop = asyncio.get_running_loop()
+        summary._cancel = lambda: loop.call_soon_threadsafe(lambda: [w.cancel() for w in workers])
+        # Workers cancelled by request_stop(cancel_in_flight=True) end as CancelledError.
+        for r in await asyncio.gather(*workers, return_exceptions=True):
+            if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+                raise r
     finally:
         for w in workers:
             w.cancel()
@@ -396,6 +457,41 @@ async def _run_async(
         if progress is not None:
             progress.close()
         await client.aclose()
+
+
+def _models_in_play(cfg: Config, specs: Sequence[TrialSpec]) -> set[str]:
+    """Portfolio models a run may call: trial models, arm models and candidates, fallbacks."""
+    keys = {s.model for s in specs}
+    for arm in cfg.arms.values():
+        keys.add(arm.model)
+        keys.update(getattr(arm, "candidates", None) or ())
+    for key in list(keys):
+        keys.update(cfg.reliability.fallbacks.get(key, ()))
+    return {k for k in keys if k in cfg.portfolio.models}
+
+
+def _make_budget(cfg: Config, pricer: Any, prior: Any, summary: RunSummary, keys: set[str]) -> Any:
+    """The run's Budget (the client's call gate), or None when no cap is set."""
+    from harness.cost.budget import Budget, check_priced
+
+    b = cfg.budget
+    if b.on_cap not in ("finish", "cancel"):
+        raise ConfigError(f"budget.on_cap must be 'finish' or 'cancel', got {b.on_cap!r}")
+    if prior is None:
+        return None
+    budget = Budget(
+        pricer,
+        run_usd=b.run_usd,
+        daily_usd=b.daily_usd,
+        monthly_usd=b.monthly_usd,
+        prior=prior,
+        alerts=list(b.alerts),
+        chars_per_token=b.chars_per_token,
+        on_alert=lambda text: summary.notes.__setitem__("budget", text),
+    )
+    check_priced(budget, pricer, keys)
+    log.info("budget: %s", budget.describe())
+    return budget
 
 
 class _Progress:
@@ -428,7 +524,8 @@ class _Progress:
         s.cost_usd += row.get("cost_usd") or 0.0
         if self._bar is not None:
             arms = " ".join(f"{a} {s.successes[a]}/{s.finished[a]}" for a in s.finished)
-            self._bar.set_postfix_str(f"{arms} ${s.cost_usd:.4f}", refresh=False)
+            notes = "".join(f" {v}" for v in s.notes.values() if v)
+            self._bar.set_postfix_str(f"{arms} ${s.cost_usd:.4f}{notes}", refresh=False)
             self._bar.update(1)
 
     def close(self) -> None:

@@ -361,7 +361,7 @@ class Budget:
                 )
                 if final:
                     self._exhausted = err
-                    self._fire(s, 1.0, spent)
+                    self._fire(s, 1.0, spent, next_call=amount)
                     self._wake_all()
                 raise err
             self._held += amount
@@ -427,7 +427,7 @@ class Budget:
                 if s.cap > 0 and spent >= share * s.cap:
                     self._fire(s, share, spent)
 
-    def _fire(self, s: _Scope, share: float, spent: float) -> None:
+    def _fire(self, s: _Scope, share: float, spent: float, next_call: float | None = None) -> None:
         # Day/month alerts are per period: the next day may alert again.
         key = (share, _period_ordinal(s, self._clock()))
         if key in s.fired:
@@ -437,13 +437,23 @@ class Budget:
         self.alert_text = f"budget {s.name} {share:.0%}"
         if self._on_alert is not None:
             self._on_alert(self.alert_text)
-        log.warning(
-            "budget: %s spend $%.4f has reached %.0f%% of its $%.2f cap",
-            s.name,
-            spent,
-            share * 100,
-            s.cap,
-        )
+        if next_call is None:
+            log.warning(
+                "budget: %s spend $%.4f has reached %.0f%% of its $%.2f cap",
+                s.name,
+                spent,
+                share * 100,
+                s.cap,
+            )
+        else:
+            log.warning(
+                "budget: %s cap $%.2f reached (100%%): spend $%.4f and the next call may cost "
+                "up to $%.4f; no new calls",
+                s.name,
+                s.cap,
+                spent,
+                next_call,
+            )
 
     def describe(self) -> str:
         """One line: each cap with its spend so far."""

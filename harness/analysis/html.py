@@ -161,7 +161,7 @@ ul.warnings{background:#fff6e0;border:1px solid #f0d48a;border-radius:4px;
  padding:.6em 1em .6em 2.2em}
 ul.warnings li{margin:.2em 0}
 figure{display:inline-block;margin:.5em 1.2em .8em 0;vertical-align:top}
-figure img{max-width:100%;border:1px solid #e3e6ea}
+figure img{width:560px;max-width:100%;height:auto;border:1px solid #e3e6ea}
 figcaption{font-size:13px;color:#555;margin-top:.2em}
 code{background:#f0f2f4;padding:0 3px;border-radius:3px;font-size:.92em}
 nav{font-size:13px;margin:.2em 0 1em}

@@ -16,6 +16,7 @@ module or name is tolerated: an error inside it propagates.
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
@@ -403,7 +404,10 @@ def _comparison(
     compare_design = _optional("harness.analysis.compare", "compare_design")
     if compare_design is None:
         return _legacy_comparison(trials, design, arms, alpha), "compare_arms"
-    comp = compare_design(trials, design=design, control=control, alpha=alpha)
+    kwargs: dict[str, Any] = {}
+    if "arms" in inspect.signature(compare_design).parameters:
+        kwargs["arms"] = list(arms)  # config order, so "a vs b" reads as the experiment does
+    comp = compare_design(trials, design=design, control=control, alpha=alpha, **kwargs)
     return comp, "compare_design"
 
 
@@ -446,17 +450,23 @@ def _comparison_rows(comp: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 def _why_items(comp: pd.DataFrame) -> list[str]:
-    seen: dict[str, str] = {}
+    """One line per comparison row: which test, and why it answers that question."""
+    items = []
+    seen: set[tuple[str, str]] = set()
     for _, r in comp.iterrows():
         method, why = str(r.get("method", "")), r.get("why")
-        if not method or method in seen:
-            continue
         text = str(why) if isinstance(why, str) and why else ""
         ci = r.get("ci_method")
         if isinstance(ci, str) and ci and ci != method:
             text += f"{'; ' if text else ''}interval: {ci}"
-        seen[method] = text
-    return [f"**{m}**: {w}" if w else f"**{m}**" for m, w in seen.items()]
+        cat = r.get("category")
+        where = f", {cat}" if isinstance(cat, str) and cat not in ("all", "") else ""
+        key = (f"{r.arm_a} vs {r.arm_b}{where}", f"{r.metric} {method} {text}")
+        if key in seen:
+            continue
+        seen.add(key)
+        items.append(f"**{key[0]}, {r.metric}** — {method}" + (f": {text}" if text else ""))
+    return items
 
 
 def _decisive_p(r: Any) -> tuple[float, str]:

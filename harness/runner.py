@@ -30,7 +30,7 @@ import harness
 from harness.agents.single_shot import TrialSpec, run_trial
 from harness.config.schema import Config
 from harness.errors import ConfigError
-from harness.routing import make_router
+from harness.routing import ArmRouting
 from harness.tasks.types import Task
 
 __all__ = ["RunSummary", "build_trials", "run_experiment", "split_unit"]
@@ -92,14 +92,8 @@ def build_trials(cfg: Config, tasks: Sequence[Task]) -> list[TrialSpec]:
         )
     if cfg.replicates < 1:
         raise ConfigError(f"replicates must be >= 1, got {cfg.replicates}")
-    routers = {}
-    for name, arm in arms:
-        if arm.model not in cfg.portfolio.models:
-            raise ConfigError(
-                f"arms.{name}.model={arm.model!r} is not in the portfolio "
-                f"(known: {', '.join(cfg.portfolio.models)})"
-            )
-        routers[name] = make_router(arm.router, model=arm.model)
+    # Routers are built here only to validate arms; trials are routed at dispatch.
+    routers = ArmRouting.from_config(cfg).routers
     kind = cfg.design.kind
     if kind not in ("paired", "split"):
         raise ConfigError(f"design.kind must be 'paired' or 'split', got {kind!r}")
@@ -116,17 +110,19 @@ def build_trials(cfg: Config, tasks: Sequence[Task]) -> list[TrialSpec]:
             chosen = arms
         for rep in range(cfg.replicates):
             for name, arm in chosen:
-                decision = routers[name].route(task)
+                cands = routers[name].candidates
                 specs.append(
                     TrialSpec(
                         trial_id=f"{name}/{task.task_id}/r{rep}",
                         task=task,
                         arm=name,
                         router=arm.router,
-                        model=decision.model,
-                        route_reason=decision.reason,
+                        # a fixed arm's model is known now; others are routed at dispatch
+                        model=cands[0] if arm.router == "fixed" else "",
+                        route_reason="",
                         replicate=rep,
                         assign_u=u,
+                        models=cands,
                     )
                 )
     return specs
@@ -150,6 +146,13 @@ def load_tasks(cfg: Config) -> list[Task]:
         if bad:
             raise ConfigError(f"tasks.categories: unknown {bad}; valid: {', '.join(CATEGORIES)}")
         tasks = [t for t in tasks if t.category in set(cfg.tasks.categories)]
+    if cfg.tasks.ids or cfg.tasks.exclude_ids:  # e.g. route_fit's held-out tasks
+        known = {t.task_id for t in tasks}
+        unknown = [i for i in cfg.tasks.ids if i not in known]
+        if unknown:
+            raise ConfigError(f"tasks.ids: not in suite {cfg.tasks.suite!r}: {unknown[:5]}")
+        keep, drop = set(cfg.tasks.ids), set(cfg.tasks.exclude_ids)
+        tasks = [t for t in tasks if (not keep or t.task_id in keep) and t.task_id not in drop]
     if cfg.tasks.limit is not None:
         if cfg.tasks.limit < 1:
             raise ConfigError(f"tasks.limit must be >= 1, got {cfg.tasks.limit}")
@@ -236,7 +239,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
     if cfg.endpoints.mode == "live":
         from harness.llm.client import require_credentials
 
-        require_credentials(models, {s.model for s in specs})
+        require_credentials(models, {m for s in specs for m in s.models})
     elif cfg.endpoints.mode != "sim":
         raise ConfigError(f"endpoints.mode must be 'live' or 'sim', got {cfg.endpoints.mode!r}")
 
@@ -384,6 +387,7 @@ async def _run_async(
         seed=cfg.seed,
         reliability=cfg.reliability,
     )
+    routing = ArmRouting.from_config(cfg, pricer=pricer, available=client.is_available)
     verifier = (
         Verifier(
             max_workers=cfg.verifier.workers,
@@ -432,7 +436,9 @@ async def _run_async(
                 spec = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
+            spec = routing.dispatch(spec)  # route right before the call (H4)
             row = await one_trial(spec)
+            routing.observe(spec, row)  # feedback once verified (H4)
             if row is None:
                 return
             writer.add_trial(row)
@@ -441,7 +447,7 @@ async def _run_async(
     progress: _Progress | None = None
     workers: list[asyncio.Task[None]] = []
     try:
-        client.prepare(sorted({s.model for s in specs}))
+        client.prepare(sorted({m for s in specs for m in s.models}))
         progress = _Progress(summary, list(cfg.arms), enabled=cfg.runner.progress)
         workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(specs)))]
         loop = asyncio.get_running_loop()
@@ -461,7 +467,7 @@ async def _run_async(
 
 def _models_in_play(cfg: Config, specs: Sequence[TrialSpec]) -> set[str]:
     """Portfolio models a run may call: trial models, arm models and candidates, fallbacks."""
-    keys = {s.model for s in specs}
+    keys = {m for s in specs for m in s.models}
     for arm in cfg.arms.values():
         keys.add(arm.model)
         keys.update(getattr(arm, "candidates", None) or ())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 from harness.llm.client import CallContext, LLMClient
 from harness.llm.types import ChatRequest, Message
+from harness.routing.base import Decision
 from harness.tasks.types import Task
 
 __all__ = ["SYSTEM_PROMPT", "TrialSpec", "build_messages", "run_trial"]
@@ -31,6 +33,10 @@ class TrialSpec:
     route_reason: str
     replicate: int
     assign_u: float | None = None
+    models: tuple[str, ...] = ()
+    """Portfolio keys the arm's router may choose (routing happens at dispatch)."""
+    decision: Decision | None = None
+    """The router's decision, set at dispatch (``model`` and ``route_reason`` follow it)."""
 
 
 def build_messages(task: Task) -> tuple[Message, ...]:
@@ -53,12 +59,21 @@ async def run_trial(
     max_tokens: int,
     temperature: float,
     stream: bool,
+    decision: Decision | None = None,
 ) -> dict[str, Any]:
-    """Produce and verify one trajectory; returns its ``trials`` row."""
+    """Produce and verify one trajectory; returns its ``trials`` row.
+
+    ``decision`` is the arm router's choice made at dispatch (default: the
+    spec's own model); one with no model records a ``route_error`` trial.
+    """
     started = datetime.now(UTC)
+    if decision is None:
+        decision = spec.decision or Decision(spec.model, spec.route_reason, (spec.model,))
+    if not decision.model:
+        return _route_error_row(spec, run_id, decision, started)
     rseed = replicate_seed(seed, spec.replicate)
     req = ChatRequest(
-        model=client.model_config(spec.model).model_id,
+        model=client.model_config(decision.model).model_id,
         messages=build_messages(spec.task),
         max_tokens=max_tokens,
         temperature=temperature,
@@ -67,9 +82,14 @@ async def run_trial(
         user=f"harness-r{rseed}",
     )
     ctx = CallContext(
-        run_id=run_id, trial_id=spec.trial_id, router=spec.router, route_reason=spec.route_reason
+        run_id=run_id,
+        trial_id=spec.trial_id,
+        router=spec.router,
+        route_reason=decision.reason,
+        route_candidates=json.dumps(list(decision.candidates)),
     )
-    outcome = await client.chat(spec.model, req, ctx)
+    # The router's fallbacks when it names some, else the configured chain.
+    outcome = await client.chat(decision.model, req, ctx, fallbacks=decision.fallbacks or None)
     row: dict[str, Any] = {
         "trial_id": spec.trial_id,
         "run_id": run_id,
@@ -79,7 +99,8 @@ async def run_trial(
         "arm": spec.arm,
         "router": spec.router,
         "model": outcome.model,
-        "routed_model": spec.model,
+        "routed_model": decision.model,
+        "route_reason": decision.reason,
         "fallbacks": outcome.fallbacks,
         "replicate": spec.replicate,
         "assign_u": spec.assign_u,
@@ -116,3 +137,28 @@ async def run_trial(
             )
     row["finished_at"] = datetime.now(UTC)
     return row
+
+
+def _route_error_row(
+    spec: TrialSpec, run_id: str, decision: Decision, started: datetime
+) -> dict[str, Any]:
+    """The row of a trial no candidate could take: no call was made."""
+    return {
+        "trial_id": spec.trial_id,
+        "run_id": run_id,
+        "task_id": spec.task.task_id,
+        "task_suite": spec.task.suite,
+        "task_category": spec.task.category,
+        "arm": spec.arm,
+        "router": spec.router,
+        "route_reason": decision.reason,
+        "replicate": spec.replicate,
+        "assign_u": spec.assign_u,
+        "turns": 0,
+        "calls": 0,
+        "fallbacks": 0,
+        "status": "route_error",
+        "error": decision.reason,
+        "started_at": started,
+        "finished_at": datetime.now(UTC),
+    }

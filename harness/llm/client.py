@@ -82,6 +82,8 @@ class CallContext:
     router: str = ""
     route_reason: str = ""
     fallback_from: str | None = None
+    route_candidates: str | None = None
+    """JSON list of the portfolio keys the router considered."""
 
 
 @dataclass(slots=True)
@@ -460,6 +462,7 @@ class LLMClient:
             "portfolio_model": model_key,
             "router": ctx.router,
             "route_reason": ctx.route_reason,
+            "route_candidates": ctx.route_candidates,
             "fallback_from": fallback_from,
             "reserved_usd": reservation.amount_usd if reservation is not None else None,
             "stream": req.stream,

@@ -167,6 +167,7 @@ class Router(Protocol):
     """What the runner needs from a router."""
 
     name: str
+    candidates: tuple[str, ...]
 
     def route(self, task: Task, ctx: RouteContext | None = None) -> Decision: ...
 

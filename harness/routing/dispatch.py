@@ -9,6 +9,7 @@ model and spend per arm. It runs on the event loop's thread, so it needs no lock
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from harness.config.schema import Config, ModelConfig
@@ -78,6 +79,8 @@ class ArmRouting:
         from harness.agents.single_shot import SYSTEM_PROMPT
 
         models = cfg.portfolio.models
+        if budget_usd is None:  # the run's cap, when the budget config has one
+            budget_usd = getattr(getattr(cfg, "budget", None), "run_usd", None)
         routers = {
             name: build_router(name, arm, models, budget_usd=budget_usd)
             for name, arm in cfg.arms.items()
@@ -129,11 +132,25 @@ class ArmRouting:
         self.in_flight[d.model] = self.in_flight.get(d.model, 0) + 1
         return d
 
-    def observe(self, arm: str, task: Task, decision: Decision, row: Mapping[str, Any]) -> None:
-        """Feed a finished trial's ``trials`` row back to its arm's router."""
+    def dispatch(self, spec: Any) -> Any:
+        """The trial spec with its arm's decision (``model``, ``route_reason``, ``decision``)."""
+        d = self.route(spec.arm, spec.task)
+        return replace(spec, model=d.model, route_reason=d.reason, decision=d)
+
+    def observe(self, spec: Any, row: Mapping[str, Any] | None) -> None:
+        """Feed a dispatched trial's ``trials`` row back (None: it made no call)."""
+        if spec.decision is not None:
+            self.feedback(spec.arm, spec.task, spec.decision, row)
+
+    def feedback(
+        self, arm: str, task: Task, decision: Decision, row: Mapping[str, Any] | None
+    ) -> None:
+        """Release the in-flight slot and give the router the trial's outcome."""
         if not decision.model:
             return
         self.in_flight[decision.model] = max(0, self.in_flight.get(decision.model, 0) - 1)
+        if row is None:
+            return
         cost = row.get("cost_usd")
         if cost:
             self.spent[arm] = self.spent.get(arm, 0.0) + float(cost)

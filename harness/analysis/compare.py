@@ -28,15 +28,18 @@ from harness.analysis.frames import per_task
 from harness.analysis.multiple import adjust_pvalues
 from harness.analysis.stats import (
     TestResult,
+    clustered_paired_difference,
     fisher_exact,
     log_ratio_paired,
     log_ratio_unpaired,
+    mann_whitney,
     mcnemar_exact,
     mcnemar_midp,
     paired_mean_difference,
     paired_risk_difference,
     risk_difference_unpaired,
     welch_mean_difference,
+    wilcoxon_signed_rank,
 )
 
 __all__ = [
@@ -531,10 +534,6 @@ def _paired_success_rows(
 
 
 def _wilcoxon_note(x: np.ndarray, y: np.ndarray) -> str:
-    try:
-        from harness.analysis.stats import wilcoxon_signed_rank
-    except ImportError:  # pragma: no cover - added with the stats module's extension
-        return ""
     w = wilcoxon_signed_rank(x, y)
     if w.p_value is None or not math.isfinite(w.p_value):
         return ""
@@ -544,8 +543,6 @@ def _wilcoxon_note(x: np.ndarray, y: np.ndarray) -> str:
 def _clustered(
     pairs: pd.DataFrame, alpha: float, r: TestResult, method: str, why: str
 ) -> tuple[TestResult, str, str]:
-    from harness.analysis.stats import clustered_paired_difference
-
     c = clustered_paired_difference(pairs["a"], pairs["b"], pairs["category"], alpha)
     if c.p_value is None or not math.isfinite(c.ci_low):
         return r, method, why
@@ -698,10 +695,6 @@ def _split_rows(
 
 
 def _mwu_note(x: np.ndarray, y: np.ndarray) -> str:
-    try:
-        from harness.analysis.stats import mann_whitney
-    except ImportError:  # pragma: no cover - added with the stats module's extension
-        return ""
     if x.size == 0 or y.size == 0:
         return ""
     r = mann_whitney(x, y)

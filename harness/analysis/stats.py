@@ -21,6 +21,21 @@ Procedures and their sources:
   Welch t on (per-task) means.
 - :func:`log_ratio_paired`, :func:`log_ratio_unpaired` — ratio of geometric
   means for positive, skewed measures (cost, latency): t on the log scale.
+- :func:`mcnemar_asymptotic` — χ² McNemar, with or without Edwards' continuity
+  correction (R's ``mcnemar.test``).
+- :func:`wilcoxon_signed_rank` (zero handling named), :func:`mann_whitney` —
+  rank tests via scipy, with Hodges–Lehmann estimates and intervals.
+- :func:`two_proportion_ztest` — pooled z (Pearson χ²), optional Yates.
+- :func:`paired_bootstrap`, :func:`bootstrap_quantile_ci`,
+  :func:`quantile_ratio` — seeded bootstrap intervals (BCa or percentile) for
+  paired differences, medians and p95s.
+- :func:`clustered_mean`, :func:`clustered_paired_difference`,
+  :func:`cluster_bootstrap_mean` — cluster-robust SE of a mean or a paired
+  difference (Miller 2024, "Adding Error Bars to Evals", arXiv 2411.00640)
+  and a cluster bootstrap.
+
+Effect sizes live in :mod:`harness.analysis.effects`, multiplicity corrections
+in :mod:`harness.analysis.multiple`.
 """
 
 from __future__ import annotations
@@ -36,17 +51,29 @@ from scipy import stats as sps
 
 __all__ = [
     "TestResult",
+    "bootstrap_quantile_ci",
+    "cluster_bootstrap_mean",
+    "clustered_mean",
+    "clustered_paired_difference",
     "fisher_exact",
     "log_ratio_paired",
     "log_ratio_unpaired",
+    "mann_whitney",
+    "mcnemar_asymptotic",
     "mcnemar_exact",
     "mcnemar_midp",
     "mean_ci",
+    "paired_bootstrap",
     "paired_mean_difference",
     "paired_risk_difference",
+    "paired_t",
     "paired_table",
+    "quantile_ratio",
     "risk_difference_unpaired",
+    "two_proportion_ztest",
     "welch_mean_difference",
+    "welch_t",
+    "wilcoxon_signed_rank",
     "wilson_ci",
 ]
 
@@ -579,3 +606,699 @@ def log_ratio_unpaired(
     extra = {**r.extra, "mean_log_ratio": r.estimate}
     est, lo, hi = _exp(r.estimate), _exp(r.ci_low), _exp(r.ci_high)
     return TestResult(r.method, est, lo, hi, r.p_value, r.n, extra, alpha)
+
+
+# =========================================================================== added tests
+#
+# Each wrapper below names its method (and its handling of ties, zeros or
+# continuity) in ``TestResult.method`` so the report can quote it verbatim.
+
+
+def mcnemar_asymptotic(b: int, c: int, alpha: float = 0.05, continuity: bool = False) -> TestResult:
+    """Asymptotic McNemar test: χ² = (|b − c| − k)² / (b + c) on 1 df.
+
+    Args:
+        b: Pairs where the first arm succeeded and the second failed.
+        c: Pairs where the second arm succeeded and the first failed.
+        alpha: 1 − confidence level of the odds-ratio interval.
+        continuity: Apply Edwards' continuity correction (k = 1), as R's
+            ``mcnemar.test`` does by default; without it k = 0 (McNemar 1947).
+
+    Returns:
+        TestResult: ``statistic`` the χ² value; ``estimate`` the conditional
+        odds ratio b/c with a Wald interval on the log scale (NaN when b or c
+        is 0). Prefer :func:`mcnemar_exact` or :func:`mcnemar_midp` when b + c
+        is small (< 25, Fagerland et al. 2013).
+    """
+    _check_alpha(alpha)
+    if b < 0 or c < 0 or int(b) != b or int(c) != c:
+        raise ValueError(f"discordant counts must be non-negative integers, got b={b}, c={c}")
+    b, c = int(b), int(c)
+    nd = b + c
+    name = "McNemar asymptotic chi-square, " + (
+        "Edwards continuity correction" if continuity else "no continuity correction"
+    )
+    extra: dict[str, Any] = {"b": b, "c": c, "n_discordant": nd, "continuity": continuity}
+    if nd == 0:
+        return TestResult(
+            name,
+            NAN,
+            NAN,
+            NAN,
+            1.0,
+            0,
+            {**extra, "note": "no discordant pairs"},
+            alpha,
+            "conditional odds ratio b/c",
+        )
+    diff = abs(b - c) - (1 if continuity else 0)
+    stat = max(diff, 0) ** 2 / nd
+    p = float(sps.chi2.sf(stat, 1))
+    if b and c:
+        lo_g, se = math.log(b / c), math.sqrt(1 / b + 1 / c)
+        est, lo, hi = b / c, math.exp(lo_g - _z(alpha) * se), math.exp(lo_g + _z(alpha) * se)
+    else:
+        est, lo, hi = (math.inf if c == 0 else 0.0), NAN, NAN
+    return TestResult(name, est, lo, hi, p, nd, extra, alpha, "conditional odds ratio b/c", stat)
+
+
+def _signrank_cdf(n: int) -> np.ndarray:
+    """CDF of the Wilcoxon signed-rank statistic V (no ties), V = 0 … n(n+1)/2."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1.0
+    for k in range(1, n + 1):
+        counts[k:] = counts[k:] + counts[:-k].copy()
+    return np.cumsum(counts) / 2.0**n
+
+
+def wilcoxon_signed_rank(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray | None = None,
+    alpha: float = 0.05,
+    zero_method: str = "wilcox",
+    continuity: bool = False,
+) -> TestResult:
+    """Wilcoxon signed-rank test of a − b (or of a alone) with the Hodges–Lehmann estimate.
+
+    Args:
+        a: Per-task values of the first arm (or the differences when ``b`` is None).
+        b: The second arm's values on the same tasks, same order.
+        alpha: 1 − confidence level.
+        zero_method: How zero differences are handled, passed to
+            ``scipy.stats.wilcoxon``: ``"wilcox"`` (dropped before ranking, R's
+            default), ``"pratt"`` (ranked, then dropped) or ``"zsplit"`` (split
+            between the signs). Named in ``method``.
+        continuity: Continuity correction in the normal approximation.
+
+    Returns:
+        TestResult: ``p_value`` two-sided from scipy (exact distribution when
+        n ≤ 50 with no ties or zeros, else normal approximation — ``extra``
+        says which); ``statistic`` V, the sum of the positive ranks (R's V);
+        ``estimate`` the Hodges–Lehmann (pseudo)median of the differences,
+        the median of the Walsh averages, with the distribution-free interval
+        of order statistics of the Walsh averages (exact critical value when
+        the exact distribution applies, else the normal approximation).
+    """
+    _check_alpha(alpha)
+    if zero_method not in ("wilcox", "pratt", "zsplit"):
+        raise ValueError(f"zero_method must be 'wilcox', 'pratt' or 'zsplit', got {zero_method!r}")
+    x = _floats(a, "a")
+    if b is not None:
+        y = _floats(b, "b")
+        if x.size != y.size:
+            raise ValueError(f"paired arrays differ in length: {x.size} vs {y.size}")
+        keep = np.isfinite(x) & np.isfinite(y)
+        d = x[keep] - y[keep]
+    else:
+        keep = np.isfinite(x)
+        d = x[keep]
+    n_dropped = int((~keep).sum())
+    n_zero = int((d == 0).sum())
+    name = f"Wilcoxon signed-rank (zeros: {zero_method})"
+    extra: dict[str, Any] = {"n_dropped": n_dropped, "n_zero": n_zero, "zero_method": zero_method}
+    nz = d[d != 0]
+    if nz.size == 0:
+        return TestResult(
+            name,
+            0.0 if d.size else NAN,
+            NAN,
+            NAN,
+            1.0 if d.size else None,
+            int(d.size),
+            {**extra, "note": "no non-zero differences"},
+            alpha,
+            "Hodges-Lehmann pseudomedian of a - b",
+        )
+    ranks = sps.rankdata(np.abs(nz))
+    ties = bool(np.unique(np.abs(nz)).size < nz.size)
+    exact = nz.size <= 50 and not ties and n_zero == 0
+    res = sps.wilcoxon(
+        d, zero_method=zero_method, correction=continuity, method="exact" if exact else "approx"
+    )
+    v = float(ranks[nz > 0].sum())
+    walsh = np.add.outer(d, d)[np.triu_indices(d.size)] / 2.0
+    walsh.sort()
+    m = walsh.size
+    if exact:
+        cdf = _signrank_cdf(d.size)
+        k = int(np.searchsorted(cdf, alpha / 2 - 1e-12))  # smallest v with P(V ≤ v) ≥ alpha/2
+        k = max(k, 1)
+        extra["ci_kind"] = "exact critical value"
+        extra["conf_achieved"] = 1 - 2 * float(cdf[k - 1])
+    else:
+        nn = d.size
+        half = _z(alpha) * math.sqrt(nn * (nn + 1) * (2 * nn + 1) / 24)
+        k = max(math.floor(nn * (nn + 1) / 4 - half), 1)
+        extra["ci_kind"] = "normal-approximation critical value"
+    lo, hi = float(walsh[k - 1]), float(walsh[m - k])
+    extra.update(exact=exact, ties=ties, scipy_statistic=float(res.statistic), n_walsh=m)
+    return TestResult(
+        name,
+        float(np.median(walsh)),
+        lo,
+        hi,
+        float(res.pvalue),
+        int(d.size),
+        extra,
+        alpha,
+        "Hodges-Lehmann pseudomedian of a - b",
+        v,
+    )
+
+
+def mann_whitney(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    alpha: float = 0.05,
+    continuity: bool = True,
+) -> TestResult:
+    """Mann–Whitney U (Wilcoxon rank-sum) test of two independent samples.
+
+    Args:
+        a: Values of arm a (missing dropped).
+        b: Values of arm b.
+        alpha: 1 − confidence level.
+        continuity: Continuity correction in the normal approximation (R's default).
+
+    Returns:
+        TestResult: ``p_value`` two-sided from ``scipy.stats.mannwhitneyu``
+        (exact when both samples are small and untied, else normal with tie
+        correction); ``statistic`` U of sample a (R's W); ``estimate`` the
+        Hodges–Lehmann shift, the median of all differences a_i − b_j, with the
+        order-statistic interval at the normal-approximation critical value
+        k = ⌊mn/2 − z·√(mn(m+n+1)/12)⌋ (as SAS NPAR1WAY prints it);
+        ``extra["prob_superiority"]`` is U/(mn) = P(A > B) + ½P(A = B).
+    """
+    _check_alpha(alpha)
+    x, y = _floats(a, "a"), _floats(b, "b")
+    n_dropped = int((~np.isfinite(x)).sum() + (~np.isfinite(y)).sum())
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    name = "Mann-Whitney U (Wilcoxon rank-sum)"
+    extra: dict[str, Any] = {"n_a": int(x.size), "n_b": int(y.size), "n_dropped": n_dropped}
+    if x.size == 0 or y.size == 0:
+        return TestResult(
+            name,
+            NAN,
+            NAN,
+            NAN,
+            None,
+            int(x.size + y.size),
+            extra,
+            alpha,
+            "Hodges-Lehmann shift a - b",
+        )
+    res = sps.mannwhitneyu(x, y, alternative="two-sided", use_continuity=continuity)
+    diffs = np.sort(np.subtract.outer(x, y).ravel())
+    m, n = x.size, y.size
+    k = math.floor(m * n / 2 - _z(alpha) * math.sqrt(m * n * (m + n + 1) / 12))
+    if k >= 1:
+        lo, hi = float(diffs[k - 1]), float(diffs[m * n - k])
+    else:
+        lo, hi = NAN, NAN
+    extra.update(prob_superiority=float(res.statistic) / (m * n), k=k)
+    return TestResult(
+        name,
+        float(np.median(diffs)),
+        lo,
+        hi,
+        float(res.pvalue),
+        int(m + n),
+        extra,
+        alpha,
+        "Hodges-Lehmann shift a - b",
+        float(res.statistic),
+    )
+
+
+def two_proportion_ztest(
+    successes_a: int,
+    n_a: int,
+    successes_b: int,
+    n_b: int,
+    alpha: float = 0.05,
+    continuity: bool = False,
+) -> TestResult:
+    """Two-proportion z-test (pooled variance) with Newcombe's interval for p_a − p_b.
+
+    The statistic is z = (p_a − p_b) / √(p̄(1 − p̄)(1/n_a + 1/n_b)); z² equals
+    Pearson's χ² of the 2×2 table (R's ``prop.test(correct = FALSE)``). With
+    ``continuity`` Yates' correction shrinks |p_a − p_b| by ½(1/n_a + 1/n_b)
+    (R's default ``prop.test``). The interval is Newcombe's hybrid score
+    interval (better coverage than the Wald interval R prints).
+
+    Returns:
+        TestResult with ``statistic`` z (signed) and ``extra["chi2"]`` = z².
+    """
+    _check_alpha(alpha)
+    rd = risk_difference_unpaired(successes_a, n_a, successes_b, n_b, alpha)
+    name = (
+        "two-proportion z-test (pooled), "
+        + ("Yates continuity correction" if continuity else "no continuity correction")
+        + "; Newcombe hybrid score CI"
+    )
+    if n_a == 0 or n_b == 0:
+        return TestResult(name, NAN, NAN, NAN, None, int(n_a + n_b), rd.extra, alpha, "p_a - p_b")
+    pa, pb = successes_a / n_a, successes_b / n_b
+    pool = (successes_a + successes_b) / (n_a + n_b)
+    se0 = math.sqrt(pool * (1 - pool) * (1 / n_a + 1 / n_b))
+    diff = pa - pb
+    if continuity:
+        diff = math.copysign(max(0.0, abs(diff) - 0.5 * (1 / n_a + 1 / n_b)), diff)
+    if se0 == 0:
+        z, p = 0.0, 1.0
+    else:
+        z = diff / se0
+        p = float(2 * sps.norm.sf(abs(z)))
+    extra = {**rd.extra, "chi2": z * z, "continuity": continuity}
+    return TestResult(
+        name, rd.estimate, rd.ci_low, rd.ci_high, p, rd.n, extra, alpha, "p_a - p_b", z
+    )
+
+
+#: Explicit names for the t-based wrappers above (same functions).
+paired_t = paired_mean_difference
+welch_t = welch_mean_difference
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def _boot_method(method: str) -> str:
+    m = method.lower()
+    if m not in ("percentile", "bca", "basic"):
+        raise ValueError(f"method must be 'percentile', 'bca' or 'basic', got {method!r}")
+    return "BCa" if m == "bca" else m
+
+
+def _boot_p(dist: np.ndarray, null: float) -> float:
+    """Two-sided bootstrap p-value by inverting the percentile interval.
+
+    The smallest α at which the percentile interval excludes ``null``:
+    2·min(P*(θ* ≤ null), P*(θ* ≥ null)), capped at 1, with the +1 convention
+    (#{θ* ≤ null} + 1)/(B + 1) so a finite bootstrap never reports p = 0
+    (Davison & Hinkley 1997, §4.2).
+    """
+    dist = dist[np.isfinite(dist)]
+    if dist.size == 0:
+        return NAN
+    b = dist.size
+    lo = (float((dist <= null).sum()) + 1) / (b + 1)
+    hi = (float((dist >= null).sum()) + 1) / (b + 1)
+    return min(1.0, 2 * min(lo, hi))
+
+
+_STATS = {
+    "mean": lambda v, axis=-1: np.mean(v, axis=axis),
+    "median": lambda v, axis=-1: np.median(v, axis=axis),
+}
+
+
+def paired_bootstrap(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    alpha: float = 0.05,
+    statistic: str = "mean",
+    n_boot: int = 2000,
+    seed: int | np.random.Generator | None = 0,
+    method: str = "bca",
+) -> TestResult:
+    """Bootstrap interval for the mean (or median) of paired differences a − b.
+
+    Tasks are resampled with replacement with their pair intact
+    (``scipy.stats.bootstrap`` on the differences). Seeded, so a report is
+    reproducible.
+
+    Args:
+        a: Per-task values of the first arm.
+        b: The second arm's values on the same tasks, same order.
+        alpha: 1 − confidence level.
+        statistic: ``"mean"`` or ``"median"`` of the differences.
+        n_boot: Resamples.
+        seed: Seed (or a numpy Generator).
+        method: ``"bca"`` (bias-corrected and accelerated, default),
+            ``"percentile"`` or ``"basic"``.
+
+    Returns:
+        TestResult: ``p_value`` from inverting the percentile interval
+        (2·min(P*(θ* ≤ 0), P*(θ* ≥ 0))); ``extra["se"]`` the bootstrap SE.
+    """
+    _check_alpha(alpha)
+    if statistic not in _STATS:
+        raise ValueError(f"statistic must be one of {sorted(_STATS)}, got {statistic!r}")
+    kind = _boot_method(method)
+    x, y = _floats(a, "a"), _floats(b, "b")
+    if x.size != y.size:
+        raise ValueError(f"paired arrays differ in length: {x.size} vs {y.size}")
+    keep = np.isfinite(x) & np.isfinite(y)
+    d = x[keep] - y[keep]
+    name = f"paired bootstrap ({kind}, {statistic} of per-task differences, {n_boot} resamples)"
+    extra: dict[str, Any] = {"n_dropped": int((~keep).sum()), "n_boot": n_boot, "method": kind}
+    fn = _STATS[statistic]
+    if d.size < 2:
+        est = float(fn(d)) if d.size else NAN
+        return TestResult(
+            name, est, NAN, NAN, None, int(d.size), extra, alpha, f"{statistic}(a - b)"
+        )
+    est = float(fn(d))
+    if np.ptp(d) == 0:
+        return TestResult(
+            name,
+            est,
+            est,
+            est,
+            1.0 if est == 0 else 0.0,
+            int(d.size),
+            {**extra, "note": "zero variance"},
+            alpha,
+            f"{statistic}(a - b)",
+        )
+    res = sps.bootstrap(
+        (d,),
+        fn,
+        n_resamples=n_boot,
+        confidence_level=1 - alpha,
+        method=kind,
+        rng=_rng(seed),
+        vectorized=True,
+    )
+    dist = np.asarray(res.bootstrap_distribution)
+    extra["se"] = float(res.standard_error)
+    return TestResult(
+        name,
+        est,
+        float(res.confidence_interval.low),
+        float(res.confidence_interval.high),
+        _boot_p(dist, 0.0),
+        int(d.size),
+        extra,
+        alpha,
+        f"{statistic}(a - b)",
+    )
+
+
+def bootstrap_quantile_ci(
+    values: Sequence[float] | np.ndarray,
+    q: float = 0.5,
+    alpha: float = 0.05,
+    n_boot: int = 2000,
+    seed: int | np.random.Generator | None = 0,
+    method: str = "percentile",
+) -> TestResult:
+    """Bootstrap interval of one quantile (the median, p95 …) of a skewed sample.
+
+    For cost and latency, where the mean is dominated by a few slow or
+    expensive trials. Percentile interval by default (BCa is unreliable for
+    extreme quantiles of discrete-looking data). Missing values dropped.
+
+    Args:
+        values: The sample (e.g. per-trial or per-task latency of one arm).
+        q: Quantile in (0, 1): 0.5 for the median, 0.95 for p95.
+        alpha: 1 − confidence level.
+        n_boot: Resamples.
+        seed: Seed (or a numpy Generator).
+        method: ``"percentile"`` (default), ``"bca"`` or ``"basic"``.
+
+    Returns:
+        TestResult with ``p_value`` None; the estimate is ``numpy.quantile``
+        (linear interpolation, R's type 7).
+    """
+    _check_alpha(alpha)
+    if not 0 < q < 1:
+        raise ValueError(f"q must be in (0, 1), got {q}")
+    kind = _boot_method(method)
+    v = _floats(values, "values")
+    keep = np.isfinite(v)
+    v = v[keep]
+    name = f"bootstrap {kind} interval of the {q:g} quantile ({n_boot} resamples)"
+    extra: dict[str, Any] = {"n_dropped": int((~keep).sum()), "q": q, "n_boot": n_boot}
+    if v.size < 2:
+        est = float(v[0]) if v.size else NAN
+        return TestResult(name, est, NAN, NAN, None, int(v.size), extra, alpha, f"quantile {q:g}")
+    est = float(np.quantile(v, q))
+    if np.ptp(v) == 0:
+        return TestResult(name, est, est, est, None, int(v.size), extra, alpha, f"quantile {q:g}")
+    res = sps.bootstrap(
+        (v,),
+        lambda s, axis=-1: np.quantile(s, q, axis=axis),
+        n_resamples=n_boot,
+        confidence_level=1 - alpha,
+        method=kind,
+        rng=_rng(seed),
+        vectorized=True,
+    )
+    extra["se"] = float(res.standard_error)
+    return TestResult(
+        name,
+        est,
+        float(res.confidence_interval.low),
+        float(res.confidence_interval.high),
+        None,
+        int(v.size),
+        extra,
+        alpha,
+        f"quantile {q:g}",
+    )
+
+
+def quantile_ratio(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    q: float = 0.5,
+    alpha: float = 0.05,
+    paired: bool = False,
+    n_boot: int = 2000,
+    seed: int | np.random.Generator | None = 0,
+) -> TestResult:
+    """Ratio of quantiles Q_a(q) / Q_b(q) (e.g. p95 latency of a over b), bootstrap interval.
+
+    Resamples tasks jointly when ``paired`` (a[i], b[i] are the same task), else
+    each sample on its own. Percentile interval on the log ratio; ``p_value``
+    inverts it (H0: ratio 1). Non-positive and missing values are dropped.
+    """
+    _check_alpha(alpha)
+    if not 0 < q < 1:
+        raise ValueError(f"q must be in (0, 1), got {q}")
+    x, y = _floats(a, "a"), _floats(b, "b")
+    if paired:
+        if x.size != y.size:
+            raise ValueError(f"paired arrays differ in length: {x.size} vs {y.size}")
+        keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+        x, y = x[keep], y[keep]
+        dropped = int((~keep).sum())
+    else:
+        kx, ky = np.isfinite(x) & (x > 0), np.isfinite(y) & (y > 0)
+        dropped = int((~kx).sum() + (~ky).sum())
+        x, y = x[kx], y[ky]
+    kind = "paired" if paired else "independent"
+    name = f"ratio of {q:g} quantiles, {kind} bootstrap percentile interval ({n_boot} resamples)"
+    extra: dict[str, Any] = {"n_dropped": dropped, "q": q, "n_boot": n_boot}
+    n = int(x.size if paired else x.size + y.size)
+    if x.size < 2 or y.size < 2:
+        return TestResult(name, NAN, NAN, NAN, None, n, extra, alpha, f"Q{q:g}(a) / Q{q:g}(b)")
+    est = float(np.quantile(x, q) / np.quantile(y, q))
+    rng = _rng(seed)
+    if paired:
+        idx = rng.integers(0, x.size, size=(n_boot, x.size))
+        qa, qb = np.quantile(x[idx], q, axis=1), np.quantile(y[idx], q, axis=1)
+    else:
+        qa = np.quantile(x[rng.integers(0, x.size, size=(n_boot, x.size))], q, axis=1)
+        qb = np.quantile(y[rng.integers(0, y.size, size=(n_boot, y.size))], q, axis=1)
+    logr = np.log(qa / qb)
+    lo, hi = np.quantile(logr, [alpha / 2, 1 - alpha / 2])
+    extra["se_log"] = float(logr.std(ddof=1))
+    return TestResult(
+        name,
+        est,
+        float(np.exp(lo)),
+        float(np.exp(hi)),
+        _boot_p(logr, 0.0),
+        n,
+        extra,
+        alpha,
+        f"Q{q:g}(a) / Q{q:g}(b)",
+    )
+
+
+# --------------------------------------------------------------------------- clustered
+
+
+def _clusters(values: np.ndarray, clusters: Sequence[Any] | np.ndarray) -> np.ndarray:
+    c = np.asarray(clusters, dtype=object)
+    if c.shape != values.shape:
+        raise ValueError(f"clusters must match values in length: {c.size} vs {values.size}")
+    return c
+
+
+def clustered_mean(
+    values: Sequence[float] | np.ndarray,
+    clusters: Sequence[Any] | np.ndarray,
+    alpha: float = 0.05,
+    small_sample: bool = True,
+) -> TestResult:
+    """Mean with a cluster-robust standard error (Miller 2024, "Adding Error Bars to Evals").
+
+    With residuals e_i = x_i − x̄ and clusters c, Miller's clustered variance
+    of the mean is
+
+        Var = (1/n²) Σ_c (Σ_{i∈c} e_i)²
+            = SE_CLT²-like diagonal + (1/n²) Σ_c Σ_{i≠j∈c} e_i e_j,
+
+    the sandwich (CR0) variance of an intercept-only regression. With
+    ``small_sample`` it is multiplied by C/(C − 1) (CR1, as Stata and
+    statsmodels do; inspect_ai uses the same factor), and the interval and
+    p-value use a t distribution on C − 1 degrees of freedom (Cameron &
+    Miller 2015), because with few clusters — six task categories — the
+    normal approximation is far too optimistic.
+
+    Args:
+        values: One value per unit (per task: replicates already averaged).
+        clusters: The cluster of each unit (e.g. its task category).
+        alpha: 1 − confidence level.
+        small_sample: CR1 factor and t on C − 1 df (default); False gives
+            Miller's formula as printed, with a normal interval.
+
+    Returns:
+        TestResult (p_value tests mean = 0); ``extra`` holds ``se``,
+        ``se_naive`` (sd/√n), ``design_effect`` (Var / naive Var),
+        ``n_clusters`` and ``df``.
+    """
+    _check_alpha(alpha)
+    x = _floats(values, "values")
+    c = _clusters(x, clusters)
+    keep = np.isfinite(x)
+    x, c = x[keep], c[keep]
+    n = x.size
+    groups = _factorize(c)
+    k = int(groups.max() + 1) if n else 0
+    name = "mean, cluster-robust SE (Miller 2024" + (
+        "; CR1, t on C-1 df)" if small_sample else "; CR0, normal)"
+    )
+    extra: dict[str, Any] = {"n_clusters": k, "n_dropped": int((~keep).sum())}
+    if n == 0:
+        return TestResult(name, NAN, NAN, NAN, None, 0, extra, alpha, "mean")
+    mean = float(x.mean())
+    if k < 2:
+        return TestResult(
+            name, mean, NAN, NAN, None, n, {**extra, "note": "one cluster"}, alpha, "mean"
+        )
+    e = x - mean
+    sums = np.bincount(groups, weights=e, minlength=k)
+    var = float((sums**2).sum()) / n**2
+    if small_sample:
+        var *= k / (k - 1)
+    se = math.sqrt(var)
+    se_naive = float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else NAN
+    df = k - 1
+    extra.update(
+        se=se,
+        se_naive=se_naive,
+        df=df if small_sample else math.inf,
+        design_effect=var / se_naive**2 if se_naive and se_naive > 0 else NAN,
+    )
+    if se <= 1e-12 * max(1.0, abs(mean)):
+        return TestResult(
+            name,
+            mean,
+            mean,
+            mean,
+            1.0 if mean == 0 else 0.0,
+            n,
+            {**extra, "note": "zero variance"},
+            alpha,
+            "mean",
+        )
+    crit = float(sps.t.ppf(1 - alpha / 2, df)) if small_sample else _z(alpha)
+    stat = mean / se
+    p = float(2 * (sps.t.sf(abs(stat), df) if small_sample else sps.norm.sf(abs(stat))))
+    return TestResult(
+        name, mean, mean - crit * se, mean + crit * se, p, n, extra, alpha, "mean", stat
+    )
+
+
+def _factorize(c: np.ndarray) -> np.ndarray:
+    """Integer codes 0..C−1 for arbitrary (hashable) cluster labels, first-seen order."""
+    codes: dict[Any, int] = {}
+    return np.array([codes.setdefault(v, len(codes)) for v in c], dtype=int)
+
+
+def clustered_paired_difference(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    clusters: Sequence[Any] | np.ndarray,
+    alpha: float = 0.05,
+    small_sample: bool = True,
+) -> TestResult:
+    """Mean paired difference a − b with a cluster-robust SE (Miller 2024, §4 with §3's clusters).
+
+    The per-task differences d_i = a_i − b_i are the units; their mean is
+    tested with :func:`clustered_mean`. Pairs with a missing value are dropped.
+    """
+    x, y = _floats(a, "a"), _floats(b, "b")
+    if x.size != y.size:
+        raise ValueError(f"paired arrays differ in length: {x.size} vs {y.size}")
+    c = _clusters(x, clusters)
+    keep = np.isfinite(x) & np.isfinite(y)
+    r = clustered_mean(x[keep] - y[keep], c[keep], alpha, small_sample)
+    extra = {**r.extra, "n_dropped": int((~keep).sum())}
+    return TestResult(
+        "paired difference, " + r.method,
+        r.estimate,
+        r.ci_low,
+        r.ci_high,
+        r.p_value,
+        r.n,
+        extra,
+        alpha,
+        "mean(a - b)",
+        r.statistic,
+    )
+
+
+def cluster_bootstrap_mean(
+    values: Sequence[float] | np.ndarray,
+    clusters: Sequence[Any] | np.ndarray,
+    alpha: float = 0.05,
+    n_boot: int = 2000,
+    seed: int | np.random.Generator | None = 0,
+) -> TestResult:
+    """Mean with a cluster bootstrap percentile interval: whole clusters resampled.
+
+    Each resample draws C clusters with replacement and takes the mean of all
+    their units (so cluster sizes vary as in the data). Pass per-task
+    differences to get the paired version. ``p_value`` inverts the percentile
+    interval (H0: mean 0). With very few clusters (< ~20) the interval is too
+    narrow; prefer :func:`clustered_mean` with its t on C − 1 df there.
+    """
+    _check_alpha(alpha)
+    x = _floats(values, "values")
+    c = _clusters(x, clusters)
+    keep = np.isfinite(x)
+    x, c = x[keep], c[keep]
+    groups = _factorize(c)
+    k = int(groups.max() + 1) if x.size else 0
+    name = f"mean, cluster bootstrap percentile interval ({n_boot} resamples)"
+    extra: dict[str, Any] = {"n_clusters": k, "n_boot": n_boot, "n_dropped": int((~keep).sum())}
+    if x.size == 0 or k < 2:
+        est = float(x.mean()) if x.size else NAN
+        return TestResult(name, est, NAN, NAN, None, int(x.size), extra, alpha, "mean")
+    sums = np.bincount(groups, weights=x, minlength=k)
+    sizes = np.bincount(groups, minlength=k).astype(float)
+    draws = _rng(seed).integers(0, k, size=(n_boot, k))
+    boots = sums[draws].sum(axis=1) / sizes[draws].sum(axis=1)
+    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+    extra["se"] = float(boots.std(ddof=1))
+    return TestResult(
+        name,
+        float(x.mean()),
+        float(lo),
+        float(hi),
+        _boot_p(boots, 0.0),
+        int(x.size),
+        extra,
+        alpha,
+        "mean",
+    )

@@ -54,7 +54,7 @@ def test_seed_portfolio_is_complete(compose) -> None:
     models = compose([]).portfolio.models
     assert SEED_MODELS <= set(models)
     for key, m in models.items():
-        assert m.protocol in ("openai", "anthropic"), key
+        assert m.protocol in ("openai", "anthropic", "gemini"), key
         assert m.context_window > 0
         assert set(m.capabilities) == {"coding", "reasoning", "long_context", "speed"}
 

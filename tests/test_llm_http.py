@@ -315,9 +315,9 @@ def anthropic_stream(text: str = "hello", *, stop: bool = True) -> list[bytes]:
 def test_get_adapter_lists_valid_protocols_on_unknown() -> None:
     assert get_adapter("openai") is OpenAIAdapter
     assert get_adapter("anthropic") is AnthropicAdapter
-    assert set(ADAPTERS) == {"openai", "anthropic"}
-    with pytest.raises(ConfigError, match="anthropic, openai"):
-        get_adapter("gemini")
+    assert set(ADAPTERS) == {"openai", "anthropic", "gemini"}
+    with pytest.raises(ConfigError, match="anthropic, gemini, openai"):
+        get_adapter("vertex")
 
 
 async def test_bad_api_base_is_a_config_error(http: httpx2.AsyncClient) -> None:

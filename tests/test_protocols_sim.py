@@ -349,3 +349,40 @@ async def test_client_rows_carry_cache_and_reasoning_tokens(sim: Any) -> None:
     assert first["reasoning_tokens"] is None  # Anthropic does not report it: NULL, not 0
     assert third["reasoning_tokens"] == 0 and third["cache_write_tokens"] is None
     assert Usage().cache_write_tokens is None
+
+
+async def test_routing_preferences_from_config_reach_the_wire(sim: Any) -> None:
+    """A command-line override of a model's extra_body goes into every request body."""
+    from omegaconf import OmegaConf
+
+    from harness.config.compose import compose_config
+    from harness.cost.pricing import Pricer
+    from harness.llm.client import CallContext, LLMClient
+    from harness.llm.retry import RetryPolicy
+
+    cfg = compose_config(
+        [
+            "+portfolio.models.llama-3-70b.extra_body.provider={order:[together],allow_fallbacks:false}"
+        ]
+    )
+    models = {k: OmegaConf.to_object(v) for k, v in cfg.portfolio.models.items()}
+    rows: list[dict[str, Any]] = []
+    client = LLMClient(
+        models=models,
+        mode="sim",
+        sim_url=sim.url,
+        retry=RetryPolicy(),
+        pricer=Pricer(models),
+        sink=rows.append,
+    )
+    try:
+        model_id = models["llama-3-70b"].model_id
+        req = ChatRequest(model=model_id, messages=(Message("user", PROMPT),), max_tokens=64)
+        out = await client.chat("llama-3-70b", req, CallContext(run_id="r", trial_id="t"))
+    finally:
+        await client.aclose()
+    assert out.response is not None and out.response.provider_cost_usd is not None
+    sent = json.loads(rows[0]["request_body"])
+    assert sent["provider"] == {"order": ["together"], "allow_fallbacks": False}
+    assert sent["usage"] == {"include": True}
+    assert json.loads(rows[0]["response_body"])["provider"] == "together"

@@ -1,5 +1,8 @@
 """``python -m harness experiment=<name> [overrides]`` — run one experiment (or a ``-m`` sweep).
 
+``python -m harness doctor [overrides]`` checks the configured endpoints instead
+(:mod:`harness.doctor`).
+
 The overrides are checked against the schema before Hydra starts, so a wrong
 key or type is one line naming it (exit code 2), never a traceback.
 """
@@ -7,6 +10,12 @@ key or type is one line naming it (exit code 2), never a traceback.
 from __future__ import annotations
 
 import sys
+
+if __name__ == "__main__" and sys.argv[1:2] == ["doctor"]:
+    # Checks endpoints with the same config and overrides, before Hydra runs anything.
+    from harness.doctor import main as doctor
+
+    raise SystemExit(doctor(sys.argv[2:]))
 
 if __name__ == "__main__" and {"-h", "--help"} & set(sys.argv[1:]):
     from harness.cli import print_help

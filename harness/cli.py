@@ -50,6 +50,8 @@ _NO_CHECK = {
 _USAGE = """\
 usage: python -m harness experiment=<name> [key=value ...]
        python -m harness -m experiment=<name> key=v1,v2 ...   (a sweep: one run folder per job)
+       python -m harness doctor [--all] [key=value ...]       (check endpoints: reachable, key
+                                                               accepted, model exists; no run)
 
 Runs an experiment: every trial's LLM calls are logged to DuckDB, every answer is verified
 by its hidden tests, and a report compares the arms. Results go to

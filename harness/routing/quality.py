@@ -86,7 +86,7 @@ class TaskMapRouter(BaseRouter):
     """Seed §2.2: task category -> primary model, then its fallbacks.
 
     The first model of the category's chain that fits and is available is
-    chosen; the rest of the chain that fits becomes the call's fallbacks. A
+    chosen; the fitting models after it in the chain become the call's fallbacks. A
     category without an entry (or whose chain cannot take the task) goes to
     the first fitting candidate in portfolio order.
     """
@@ -107,7 +107,8 @@ class TaskMapRouter(BaseRouter):
                 sc = None
             if sc is not None:
                 best = sc.usable[0]
-                rest = [k for k in sc.fitting if k != best]
+                # the chain after the chosen model (the client skips cooling ones itself)
+                rest = sc.fitting[sc.fitting.index(best) + 1 :]
                 where = "primary" if best == chain[0] else f"fallback {chain.index(best)}"
                 return self.decide(best, f"{where} for {task.category}", sc.notes, rest)
         sc = self.screen(task, ctx)

@@ -162,14 +162,21 @@ def cliffs_delta(
     var = (n * n * ((rows - d) ** 2).sum() + m * m * ((cols - d) ** 2).sum() - ss_cells) / (
         m * n * (m - 1) * (n - 1)
     )
-    floor = (1 - d * d) / (m * n - 1)
-    extra.update(var_unbiased=float(var), var=float(max(var, floor)))
+    # At |d| = 1 (one sample dominates the other completely) the interval formula
+    # degenerates to [-1, 1]; evaluate it one comparison away, at |d| = 1 - 2/(mn),
+    # and keep the bound on the dominant side at ±1.
+    extreme = abs(d) == 1.0
+    d_ci = math.copysign(1 - 2 / (m * n), d) if extreme else d
+    floor = (1 - d_ci * d_ci) / (m * n - 1)
     s2 = max(var, floor)
+    extra.update(var_unbiased=float(var), var=float(s2), complete_separation=extreme)
     q = float(sps.t.ppf(1 - alpha / 2, m + n - 2)) if dist == "t" else _z(alpha)
     s = math.sqrt(s2)
-    centre, denom = d - d**3, 1 - d * d + q * q * s2
-    half = q * s * math.sqrt((1 - d * d) ** 2 + q * q * s2)
-    lo, hi = (centre - half) / denom, (centre + half) / denom
+    centre, denom = d_ci - d_ci**3, 1 - d_ci * d_ci + q * q * s2
+    half = q * s * math.sqrt((1 - d_ci * d_ci) ** 2 + q * q * s2)
+    lo, hi = float((centre - half) / denom), float((centre + half) / denom)
+    if extreme:
+        lo, hi = (lo, 1.0) if d > 0 else (-1.0, hi)
     return TestResult(
         name, d, max(-1.0, lo), min(1.0, hi), None, m + n, extra, alpha, estimand="P(A>B)-P(A<B)"
     )
@@ -219,8 +226,15 @@ def paired_cliffs_delta(
     if x.size < 2:
         return TestResult(name, d, NAN, NAN, None, 1, extra, alpha, estimand="P(A>B)-P(A<B)")
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n_boot, x.size))
-    boots = np.array([_cliff_point(x[i], y[i]) for i in idx])
+    n = x.size
+    # A resample is a vector w of how often each task was drawn; its delta is
+    # wᵀ S w / n² with S the task-by-task sign matrix, so all resamples are one
+    # matrix product (O(B·n²)) instead of B sorts.
+    sign = np.sign(np.subtract.outer(x, y))
+    idx = rng.integers(0, n, size=(n_boot, n))
+    w = np.zeros((n_boot, n))
+    np.add.at(w, (np.repeat(np.arange(n_boot), n), idx.ravel()), 1.0)
+    boots = ((w @ sign) * w).sum(axis=1) / (n * n)
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     return TestResult(
         name, d, float(lo), float(hi), None, int(x.size), extra, alpha, estimand="P(A>B)-P(A<B)"

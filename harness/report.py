@@ -41,7 +41,9 @@ def _run_ids(db: Path) -> list[str]:
         con.close()
 
 
-def rebuild(path: str | Path, out: str | Path | None = None, alpha: float = 0.05) -> list[Path]:
+def rebuild(
+    path: str | Path, out: str | Path | None = None, alpha: float = 0.05, dpi: int = 110
+) -> list[Path]:
     """Rebuild the report(s) of every run under ``path``.
 
     Args:
@@ -51,6 +53,7 @@ def rebuild(path: str | Path, out: str | Path | None = None, alpha: float = 0.05
             straight into ``out``; with several, each run goes to ``out/<its
             folder relative to path>`` and the cross-run report to ``out``.
         alpha: Significance level of the tests.
+        dpi: Resolution of the figures.
 
     Returns:
         The ``report.md`` paths written; the cross-run one last.
@@ -92,7 +95,7 @@ def rebuild(path: str | Path, out: str | Path | None = None, alpha: float = 0.05
             dest = Path(out) / rel
         if per_db[db] > 1:
             dest = dest / rid  # several runs in one database: one folder each
-        written.append(write_report(report, dest))
+        written.append(write_report(report, dest, dpi))
         _close(report)
         reports.append(report)
         links[rid] = Path(os.path.relpath(dest / "report.html", dest_root)).as_posix()
@@ -100,7 +103,7 @@ def rebuild(path: str | Path, out: str | Path | None = None, alpha: float = 0.05
         cross = build_cross_report(
             reports, links=links, title=f"Report across {len(reports)} runs: {root}"
         )
-        written.append(write_report(cross, dest_root))
+        written.append(write_report(cross, dest_root, dpi))
         _close(cross)
     return written
 
@@ -121,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("path", help="a run folder, a results folder or a harness.duckdb file")
     parser.add_argument("--out", help="write the reports here instead of next to each run")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    parser.add_argument("--dpi", type=int, default=110, help="resolution of the figures")
     args = parser.parse_args(argv)
 
     from harness.cli import EXIT_ERROR
@@ -132,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_ERROR
     try:
-        written = rebuild(args.path, args.out, args.alpha)
+        written = rebuild(args.path, args.out, args.alpha, args.dpi)
     except HarnessError as exc:
         msg = str(exc).removeprefix("results: ")
         print(f"harness.report: error: {msg}", file=sys.stderr)

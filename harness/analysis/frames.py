@@ -336,14 +336,17 @@ def cache_summary(
             continue
         row: dict[str, Any] = {"arm": arm}
         for col in CACHE_COLUMNS:
-            vals = pd.to_numeric(c[col], errors="coerce") if col in c else pd.Series(dtype=float)
-            row[col] = float(vals.sum(min_count=1)) if len(vals) else np.nan
+            if col in c:
+                vals = pd.to_numeric(c[col], errors="coerce").astype(float)
+                row[col] = float(vals.sum(min_count=1))
+            else:
+                row[col] = np.nan
         if "cached_input_tokens" in c:
-            cached = pd.to_numeric(c["cached_input_tokens"], errors="coerce")
+            cached = pd.to_numeric(c["cached_input_tokens"], errors="coerce").astype(float)
             row["calls_cached"] = int((cached > 0).sum())
         else:
             row["calls_cached"] = 0
-        cost = float(pd.to_numeric(c["cost_usd"], errors="coerce").sum(min_count=1))
+        cost = float(pd.to_numeric(c["cost_usd"], errors="coerce").astype(float).sum(min_count=1))
         row["cost_usd"] = cost
         saving = row["cache_savings_usd"]
         row["saving_share"] = (

@@ -29,6 +29,7 @@ __all__ = [
     "Table",
     "Text",
     "figure_data_uri",
+    "png_bytes",
     "render_html",
     "render_markdown",
     "slug",
@@ -177,11 +178,17 @@ def _inline(text: str) -> str:
     return out
 
 
-def figure_data_uri(fig: Figure, dpi: int = 110) -> str:
-    """A figure as a ``data:image/png;base64,…`` URI."""
+def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
+    """A figure rendered to PNG bytes."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def figure_data_uri(fig: Figure | bytes, dpi: int = 110) -> str:
+    """A figure (or its PNG bytes) as a ``data:image/png;base64,…`` URI."""
+    data = fig if isinstance(fig, bytes) else png_bytes(fig, dpi)
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
 def _html_table(t: Table) -> str:
@@ -194,14 +201,15 @@ def _html_table(t: Table) -> str:
 
 
 def render_html(
-    blocks: Sequence[Block], figures: Mapping[str, Figure], *, title: str, dpi: int = 110
+    blocks: Sequence[Block], figures: Mapping[str, Figure | bytes], *, title: str, dpi: int = 110
 ) -> str:
     """The blocks as one self-contained HTML page.
 
     Args:
         blocks: The report's content.
-        figures: Figures by the names :class:`FigureRef` blocks use; each is
-            embedded as a base64 PNG. A reference without a figure is skipped.
+        figures: Figures (or their PNG bytes, to render each once) by the names
+            :class:`FigureRef` blocks use; each is embedded as a base64 PNG. A
+            reference without a figure is skipped.
         title: The page title.
         dpi: Resolution of the embedded PNGs.
 

@@ -45,6 +45,7 @@ from harness.analysis.html import (
     Items,
     Links,
     Text,
+    png_bytes,
     render_html,
     render_markdown,
     table,
@@ -122,9 +123,15 @@ class Report:
     meta: dict[str, Any] = field(default_factory=dict)
     title: str = ""
 
-    def html(self, dpi: int = 110) -> str:
-        """The report as one self-contained HTML page (figures embedded)."""
-        return render_html(self.blocks, self.figures, title=self.title or self.run_id, dpi=dpi)
+    def html(self, dpi: int = 110, images: Mapping[str, bytes] | None = None) -> str:
+        """The report as one self-contained HTML page (figures embedded as PNG).
+
+        Args:
+            dpi: Resolution of the figures rendered here.
+            images: Figures already rendered to PNG, by name (not rendered again).
+        """
+        figures: dict[str, Figure | bytes] = {**self.figures, **(images or {})}
+        return render_html(self.blocks, figures, title=self.title or self.run_id, dpi=dpi)
 
 
 # --------------------------------------------------------------------------- lookup
@@ -1121,12 +1128,14 @@ def write_report(report: Report, run_dir: str | Path, dpi: int = 110, html: bool
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    images = {}
     for name, fig in report.figures.items():
-        fig.savefig(run_dir / f"{name}.png", dpi=dpi)
+        images[name] = png_bytes(fig, dpi)  # rendered once, for the file and the HTML
+        (run_dir / f"{name}.png").write_bytes(images[name])
     path = run_dir / "report.md"
     path.write_text(report.markdown, encoding="utf-8")
     if html:
-        (run_dir / "report.html").write_text(report.html(dpi), encoding="utf-8")
+        (run_dir / "report.html").write_text(report.html(dpi, images), encoding="utf-8")
     return path
 
 

@@ -131,4 +131,6 @@ def test_figure_draws_every_arm_and_the_frontier(table: pd.DataFrame) -> None:
     frontier = [ln for ln in ax.get_lines() if ln.get_label() == "fixed-model frontier"]
     assert len(frontier) == 1 and len(frontier[0].get_xdata()) == 3
     assert len(ax.containers) == 5  # one errorbar per arm
-    assert any("PGR 0.50" in t.get_text() for t in ax.texts)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("router (task_map): PGR 0.50 [") for t in legend)
+    assert ax.get_xscale() == "linear"  # costs span 11x: no log axis

@@ -257,66 +257,60 @@ def router_eval_table(trials: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0
 def cost_quality_figure(table: pd.DataFrame) -> Figure:
     """Each arm a point (cost per trial, success) with 95 % CIs on both axes.
 
-    Fixed arms are circles and their Pareto frontier is drawn as a line;
-    router arms are highlighted as stars with their PGR in the label.
+    Fixed arms are grey circles and their Pareto frontier is drawn as a line;
+    router arms are coloured stars, listed in the legend with their PGR and its
+    CI. The cost axis is logarithmic when costs span more than 20×.
 
     Args:
         table: Output of :func:`router_eval_table`.
     """
-    fig = Figure(figsize=(7.0, 4.8), layout="constrained")
+    fig = Figure(figsize=(7.4, 5.0), layout="constrained")
     ax = fig.add_subplot()
-    fixed = table[table["is_fixed"]]
+    ok = table[np.isfinite(table["cost_per_trial"]) & np.isfinite(table["success"])]
+    fixed = ok[ok["is_fixed"]]
     front = fixed[fixed["on_frontier"]].sort_values("cost_per_trial")
-    if len(front) >= 1:
-        ax.plot(
-            front["cost_per_trial"],
-            front["success"],
-            "-",
-            color="0.55",
-            lw=1.2,
-            zorder=1,
-            label="fixed-model frontier",
-        )
-    for i, row in enumerate(table.itertuples(index=False)):
+    if len(front):
+        ax.plot(front["cost_per_trial"], front["success"], "-", color="0.6", lw=1.2, zorder=1,
+                label="fixed-model frontier")  # fmt: skip
+    routers = 0
+    for row in ok.itertuples(index=False):
         x, y = float(row.cost_per_trial), float(row.success)
-        if not (np.isfinite(x) and np.isfinite(y)):
-            continue
         xerr = np.nan_to_num([[max(0.0, x - row.cost_lo)], [max(0.0, row.cost_hi - x)]])
         yerr = np.nan_to_num([[max(0.0, y - row.success_lo)], [max(0.0, row.success_hi - y)]])
         if row.is_fixed:
-            color, marker, size, label = "0.35", "o", 6, str(row.arm)
-        else:
-            color, marker, size = f"C{i % 10}", "*", 13
-            label = f"{row.arm} ({row.router})"
-            if np.isfinite(row.pgr):
-                label += f", PGR {row.pgr:.2f}"
-        ax.errorbar(
-            x,
-            y,
-            xerr=xerr,
-            yerr=yerr,
-            fmt=marker,
-            ms=size,
-            color=color,
-            capsize=3,
-            zorder=3 if not row.is_fixed else 2,
-        )
-        ax.annotate(
-            label,
-            (x, y),
-            textcoords="offset points",
-            xytext=(6, 5),
-            fontsize=8,
-            color=color,
-            fontweight="normal" if row.is_fixed else "bold",
-        )
-    ax.set_xlabel("mean cost per trial (USD), 95% bootstrap CI")
+            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", ms=5, color="0.35", capsize=2,
+                        elinewidth=0.8, zorder=2)  # fmt: skip
+            ax.annotate(str(row.arm), (x, y), textcoords="offset points", xytext=(4, -10),
+                        fontsize=7, color="0.3")  # fmt: skip
+            continue
+        name = str(row.arm) if row.arm == row.router else f"{row.arm} ({row.router})"
+        if np.isfinite(row.pgr):
+            ci = (f" [{row.pgr_lo:.2f}, {row.pgr_hi:.2f}]"
+                  if np.isfinite(row.pgr_lo) and np.isfinite(row.pgr_hi) else "")  # fmt: skip
+            name += f": PGR {row.pgr:.2f}{ci}"
+        color = f"C{routers % 10}"
+        routers += 1
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="*", ms=12, color=color, capsize=3,
+                    elinewidth=1.0, zorder=3, label=name)  # fmt: skip
+    costs = ok["cost_per_trial"][ok["cost_per_trial"] > 0]
+    if len(costs) and costs.max() / costs.min() > 20:
+        ax.set_xscale("log")
+        ax.set_xlabel("mean cost per trial (USD, log scale), 95% bootstrap CI")
+    else:
+        ax.set_xlim(left=0)
+        ax.set_xlabel("mean cost per trial (USD), 95% bootstrap CI")
+    if len(ok):
+        lo = np.nanmin(ok["success_lo"].to_numpy(float), initial=np.nanmin(ok["success"]))
+        hi = np.nanmax(ok["success_hi"].to_numpy(float), initial=np.nanmax(ok["success"]))
+        ax.set_ylim(max(-0.02, lo - 0.05), min(1.02, hi + 0.05))
     ax.set_ylabel("success rate (per-task means), 95% bootstrap CI")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlim(left=0)
-    ax.grid(True, alpha=0.3)
+    ax.grid(True, alpha=0.3, which="both")
     n = table.attrs.get("n_tasks")
-    ax.set_title("Routers vs fixed models" + (f" ({n} paired tasks)" if n else ""))
-    if len(front):
-        ax.legend(loc="lower right", fontsize=8)
+    cheap, best = table.attrs.get("cheap_arm"), table.attrs.get("best_arm")
+    title = "Routers vs fixed models" + (f" ({n} paired tasks)" if n else "")
+    if cheap and best:
+        title += f"\nPGR: share of the gap from {cheap} (0) to {best} (1) recovered"
+    ax.set_title(title, fontsize=10)
+    if len(front) or routers:
+        ax.legend(loc="lower right", fontsize=7)
     return fig

@@ -100,6 +100,8 @@ class Pricer:
         import genai_prices
 
         self._models = models
+        self.models: Mapping[str, ModelConfig] = models
+        """The portfolio this pricer prices (portfolio key -> model)."""
         self._gp = genai_prices
         self.gp_version: str = genai_prices.__version__
         self._missing: set[str] = set()

@@ -43,7 +43,12 @@ def main(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
     job = str(hc.job.num) if hc.mode == RunMode.MULTIRUN else None
     with friendly_errors(job):
-        summary = run_experiment(cfg)
+        if cfg.get("kind", "ab") == "calibration":  # experiment=aa_calibration, known_effect
+            from harness.calibration import run_calibration
+
+            summary = run_calibration(cfg)
+        else:
+            summary = run_experiment(cfg)
         if summary.report_text:
             print(summary.report_text)
         print(f"run folder: {summary.run_dir}")

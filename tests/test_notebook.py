@@ -49,8 +49,11 @@ def test_analysis_notebook_runs_on_a_results_folder(
     html = "\n".join(o.get("data", {}).get("text/html", "") for o in outs if "data" in o)
     assert "run-2: 24 trials, 12 tasks" in text
     assert "older" in html and "run-2" in html  # the runs table lists both runs
-    assert "success_ci_low" in html and "McNemar exact conditional" in html
-    assert sum("image/png" in o.get("data", {}) for o in outs) >= 2
+    assert "success_ci_low" in html and "McNemar" in html
+    assert "p_adjusted" in html or "p_value" in html
+    assert "older/sonnet" in html and "run-2/qwen" in html  # runs side by side
+    # heatmap, cost-quality, latency and TTFT CDFs of the run, and the cross-run plot
+    assert sum("image/png" in o.get("data", {}) for o in outs) >= 5
     assert "SIMULATED run" in text or "SIMULATED run" in "\n".join(
         o.get("data", {}).get("text/markdown", "") for o in outs if "data" in o
     )

@@ -322,8 +322,13 @@ def cache_summary(
         ``saving_share``: the saving over what the calls would have cost
         without caching. Empty when no call reports any caching column.
     """
-    present = [c for c in CACHE_COLUMNS if c in calls and calls[c].notna().any()]
-    if not present or calls.empty:
+    # Zeros everywhere mean caching was off or never hit: nothing to report.
+    used = [
+        c
+        for c in CACHE_COLUMNS
+        if c in calls and (pd.to_numeric(calls[c], errors="coerce").astype(float) > 0).any()
+    ]
+    if not used or calls.empty:
         return pd.DataFrame()
     arm_of = trials.set_index("trial_id")["arm"] if len(trials) else pd.Series(dtype=object)
     calls = calls.assign(arm=calls["trial_id"].map(arm_of).fillna("(no trial)"))

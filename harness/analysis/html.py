@@ -162,11 +162,11 @@ ul.warnings{background:#fff6e0;border:1px solid #f0d48a;border-radius:4px;
  padding:.6em 1em .6em 2.2em}
 ul.warnings li{margin:.2em 0}
 figure{display:inline-block;margin:.5em 1.2em .8em 0;vertical-align:top}
-figure img{width:560px;max-width:100%;height:auto;border:1px solid #e3e6ea}
+figure img{max-width:min(100%,560px);height:auto;border:1px solid #e3e6ea}
 figcaption{font-size:13px;color:#555;margin-top:.2em}
 code{background:#f0f2f4;padding:0 3px;border-radius:3px;font-size:.92em}
-nav{font-size:13px;margin:.2em 0 1em}
-nav a{margin-right:.9em;white-space:nowrap}
+nav{font-size:13px;margin:.2em 0 1em;display:flex;flex-wrap:wrap;gap:.2em .9em}
+nav a{white-space:nowrap}
 """
 
 
@@ -263,7 +263,7 @@ def render_html(
     if in_section:
         body.append("</section>")
     nav = (
-        "<nav>" + "".join(f'<a href="#{sid}">{html.escape(t)}</a>' for sid, t in toc) + "</nav>"
+        "<nav>" + " ".join(f'<a href="#{sid}">{html.escape(t)}</a>' for sid, t in toc) + "</nav>"
         if toc
         else ""
     )

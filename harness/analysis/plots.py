@@ -103,10 +103,17 @@ def success_vs_cost(
             label="frontier of fixed-model arms",
         )
         ax.legend(loc="lower right", fontsize=8)
-    ax.set_xlabel("mean cost per trial (USD), 95% CI")
     ax.set_ylabel("success rate, 95% CI")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlim(left=0)
+    costs = summary["mean_cost_usd"].to_numpy(dtype=float) if len(summary) else np.array([])
+    costs = costs[np.isfinite(costs) & (costs > 0)]
+    if costs.size >= 2 and costs.max() / costs.min() > 20:
+        # Costs an order of magnitude apart: a linear axis squeezes the cheap arms into 0.
+        ax.set_xscale("log")
+        ax.set_xlabel("mean cost per trial (USD, log scale), 95% CI")
+    else:
+        ax.set_xlim(left=0)
+        ax.set_xlabel("mean cost per trial (USD), 95% CI")
     ax.grid(True, alpha=0.3)
     ax.set_title(title)
     _stamp(fig, note)

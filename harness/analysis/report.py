@@ -511,7 +511,7 @@ def _reading(comp: pd.DataFrame, summary: pd.DataFrame, alpha: float, simulated:
             parts.append(
                 f"On success, {a} scored {_pct(va)} and {b} {_pct(vb)} over "
                 f"{s.n_tasks} tasks: a difference of {100 * s.estimate:+.1f} points "
-                f"({ci}{s.method} {p_text}" + (f", mid-p {_p(mid)}" if _ok(mid) else "") + ")."
+                f"({ci}{s.method}; {p_text}" + (f", mid-p {_p(mid)}" if _ok(mid) else "") + ")."
             )
             if _ok(p) and p < alpha and s.estimate != 0:
                 better = a if s.estimate > 0 else b
@@ -540,7 +540,7 @@ def _reading(comp: pd.DataFrame, summary: pd.DataFrame, alpha: float, simulated:
                 )
             else:
                 parts.append(
-                    f"{a} − {b} on {noun}: {_estimate_text(r)} ({r.method}, {p_text}"
+                    f"{a} − {b} on {noun}: {_estimate_text(r)} ({r.method}; {p_text}"
                     f"{'' if sig else '; not significant'})."
                 )
         paragraphs.append(" ".join(parts))
@@ -741,7 +741,7 @@ def _header(
 
 
 _METHODS_NOTE = (
-    "Methods: the task is the unit of inference — replicates are averaged per task and arm "
+    "The task is the unit of inference — replicates are averaged per task and arm "
     "first, and on the paired design the arms are paired on the task. Success with one "
     "replicate: Wilson interval per arm; several replicates: t interval on per-task success "
     "fractions. Cost per trial: t interval on per-task means. The comparison table names the "
@@ -757,12 +757,15 @@ _METHODS_NOTE = (
 
 
 def _mde_blocks(
-    trials: pd.DataFrame, alpha: float, control: str | None
+    trials: pd.DataFrame, alpha: float, control: str | None, arms: Sequence[str] | None = None
 ) -> tuple[list[Block], pd.DataFrame | None]:
     fn = _optional("harness.analysis.power", "achieved_mde_table")
     if fn is None:
         return [], None
-    mde = fn(trials, alpha=alpha, power=0.8, control=control)
+    kwargs: dict[str, Any] = {}
+    if arms is not None and "arms" in inspect.signature(fn).parameters:
+        kwargs["arms"] = list(arms)  # the comparison table's order
+    mde = fn(trials, alpha=alpha, power=0.8, control=control, **kwargs)
     if mde is None or len(mde) == 0:
         return [], mde
     headers = ["comparison", "tasks", "replicates", "SD between tasks", "SD within", "MDE"]
@@ -1017,7 +1020,7 @@ def build_report(con: duckdb.DuckDBPyConnection, run_id: str, alpha: float = 0.0
 
     blocks += comp_blocks
 
-    mde_blocks, mde = _mde_blocks(trials, alpha, control)
+    mde_blocks, mde = _mde_blocks(trials, alpha, control, arms)
     if mde is not None:
         tables["mde"] = mde
     blocks += mde_blocks

@@ -395,20 +395,18 @@ def paired_task_values(trials: pd.DataFrame, metric: str, arm_a: str, arm_b: str
         Frame indexed by ``task_id`` with ``category, a, b, n_a, n_b`` (values
         and replicate counts of ``arm_a`` and ``arm_b``).
     """
-    tv = task_values(trials, metric, [arm_a, arm_b])
-    a = tv[tv["arm"] == arm_a].set_index("task_id")
-    b = tv[tv["arm"] == arm_b].set_index("task_id")
-    both = a.index.intersection(b.index)
-    return pd.DataFrame(
-        {
-            "category": a.loc[both, "category"],
-            "a": a.loc[both, "value"],
-            "b": b.loc[both, "value"],
-            "n_a": a.loc[both, "n_replicates"],
-            "n_b": b.loc[both, "n_replicates"],
-        },
-        index=pd.Index(both, name="task_id"),
-    ).sort_index()
+    return _pair(task_values(trials, metric, [arm_a, arm_b]), arm_a, arm_b)
+
+
+def _pair(tv: pd.DataFrame, arm_a: str, arm_b: str) -> pd.DataFrame:
+    """Inner join of two arms' rows of a :func:`task_values` frame on the task."""
+    a = tv.loc[tv["arm"] == arm_a, ["task_id", "category", "value", "n_replicates"]]
+    b = tv.loc[tv["arm"] == arm_b, ["task_id", "value", "n_replicates"]]
+    joined = a.merge(b, on="task_id", how="inner", suffixes=("_a", "_b"))
+    out = joined.rename(
+        columns={"value_a": "a", "value_b": "b", "n_replicates_a": "n_a", "n_replicates_b": "n_b"}
+    ).set_index("task_id")[["category", "a", "b", "n_a", "n_b"]]
+    return out.sort_index()
 
 
 def _metric_kind(metric: str) -> str:
@@ -776,14 +774,19 @@ def compare_design(
     if by_category:
         categories += sorted(str(c) for c in trials["task_category"].dropna().unique())
     rows: list[dict[str, Any]] = []
+    # Replicates averaged once per metric; every pair and category reads this frame.
+    per_metric = {
+        m: task_values(_verified(trials) if _metric_kind(m) == "success" else trials, m)
+        for m in metrics
+    }
     for a, b in pairs:
         for metric in metrics:
             kind = _metric_kind(metric)
-            src = _verified(trials) if kind == "success" else trials
+            tv_all = per_metric[metric]
             for cat in categories:
-                sub = src if cat == "all" else src[src["task_category"].astype(str) == cat]
+                sub = tv_all if cat == "all" else tv_all[tv_all["category"].astype(str) == cat]
                 if design == "paired":
-                    pt = paired_task_values(sub, metric, a, b)
+                    pt = _pair(sub, a, b)
                     clus = cluster and cat == "all"
                     if kind == "success":
                         rows.append(_paired_success_rows(pt, a, b, cat, alpha, n_boot, seed, clus))
@@ -792,7 +795,7 @@ def compare_design(
                             _paired_value_row(pt, a, b, metric, cat, alpha, n_boot, seed, clus)
                         )
                 else:
-                    tv = task_values(sub, metric, [a, b])
+                    tv = sub[sub["arm"].isin([a, b])]
                     rows.append(_split_rows(tv, a, b, metric, cat, alpha))
     out = pd.DataFrame(rows, columns=list(DESIGN_COLUMNS))
     if len(out):

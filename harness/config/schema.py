@@ -275,9 +275,10 @@ class BanditSettings:
 class RouterConfig:
     """A routing policy over the portfolio. ``conf/router/<name>.yaml`` holds one.
 
-    The top-level ``router`` node is the default of every arm (each arm field
-    below interpolates it); ``- /router@arms.<arm>: <name>`` in an experiment's
-    defaults gives one arm a policy file.
+    ``- /router@arms.<arm>: <name>`` in an experiment's defaults gives one arm a
+    policy file. The top-level ``router`` node gives every arm its default
+    ``router`` and ``candidates`` only; its per-strategy settings must stay at
+    their defaults (the runner says so otherwise).
     """
 
     router: str = "fixed"
@@ -298,20 +299,18 @@ class RouterConfig:
 
 @dataclass
 class ArmConfig(RouterConfig):
-    """One arm: a router over a portfolio. Unset fields come from the top-level ``router``."""
+    """One arm: a router over a portfolio.
+
+    ``router`` and ``candidates`` default to the top-level ``router`` node's.
+    Per-strategy settings are the arm's own (defaults: the seed's values): an
+    interpolated section would let a dotted override such as
+    ``arms.a.bandit.cost_weight=5`` write through to every arm.
+    """
 
     model: str | None = None
     """Portfolio key of a fixed arm's model."""
     router: str = "${router.router}"
     candidates: list[str] = "${router.candidates}"  # type: ignore[assignment]
-    chars_per_token: dict[str, float] = "${router.chars_per_token}"  # type: ignore[assignment]
-    cost_optimized: CostOptimizedSettings = "${router.cost_optimized}"  # type: ignore[assignment]
-    capability: CapabilitySettings = "${router.capability}"  # type: ignore[assignment]
-    task_map: TaskMapSettings = "${router.task_map}"  # type: ignore[assignment]
-    ab_split: AbSplitSettings = "${router.ab_split}"  # type: ignore[assignment]
-    latency: LatencySettings = "${router.latency}"  # type: ignore[assignment]
-    budget_aware: BudgetAwareSettings = "${router.budget_aware}"  # type: ignore[assignment]
-    bandit: BanditSettings = "${router.bandit}"  # type: ignore[assignment]
 
 
 @dataclass

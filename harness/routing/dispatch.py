@@ -16,7 +16,7 @@ from harness.config.schema import Config, ModelConfig
 from harness.errors import ConfigError
 from harness.llm.types import Usage
 from harness.routing.base import Decision, Feedback, ModelRates, NoRouteError, RouteContext, Router
-from harness.routing.factory import build_router
+from harness.routing.factory import build_router, check_top_level
 from harness.tasks.types import Task
 
 __all__ = ["ArmRouting", "rates_from_pricer"]
@@ -81,6 +81,7 @@ class ArmRouting:
         models = cfg.portfolio.models
         if budget_usd is None:  # the run's cap, when the budget config has one
             budget_usd = getattr(getattr(cfg, "budget", None), "run_usd", None)
+        check_top_level(cfg.router)
         routers = {
             name: build_router(name, arm, models, budget_usd=budget_usd)
             for name, arm in cfg.arms.items()

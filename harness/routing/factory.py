@@ -7,6 +7,7 @@ Every user error is a :class:`~harness.errors.ConfigError` naming the key
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 
 from harness.config.schema import ArmConfig, ModelConfig, RouterConfig
 from harness.errors import ConfigError
@@ -17,7 +18,7 @@ from harness.routing.quality import CapabilityRouter, TaskMapRouter
 from harness.routing.simple import AbSplitRouter, FixedRouter, LeastBusyRouter, RoundRobinRouter
 from harness.tasks.types import CATEGORIES
 
-__all__ = ["STRATEGIES", "arm_candidates", "build_router", "make_router"]
+__all__ = ["STRATEGIES", "arm_candidates", "build_router", "check_top_level", "make_router"]
 
 #: Every strategy name, in the order the README lists them.
 STRATEGIES: tuple[str, ...] = (
@@ -192,6 +193,41 @@ def _check_categories(where: str, keys: Mapping[str, object]) -> None:
     bad = [c for c in keys if c not in CATEGORIES]
     if bad:
         raise ConfigError(f"{where}: unknown categories {bad}; valid: {', '.join(CATEGORIES)}")
+
+
+#: Settings filled from the experiment (salt, seed): not compared by check_top_level.
+_RUN_FILLED = ("salt", "seed")
+
+
+def _settings(section: object) -> object:
+    if isinstance(section, dict):
+        return section
+    return {k: v for k, v in asdict(section).items() if k not in _RUN_FILLED}  # type: ignore[call-overload]
+
+
+def check_top_level(top: RouterConfig) -> None:
+    """Reject per-strategy settings on the top-level ``router`` node: arms do not inherit them.
+
+    (An inherited section would be an interpolation, and a dotted override of one
+    arm's setting would then change every arm.)
+    """
+    default = RouterConfig()
+    for sec in (
+        "chars_per_token",
+        "cost_optimized",
+        "capability",
+        "task_map",
+        "ab_split",
+        "latency",
+        "budget_aware",
+        "bandit",
+    ):
+        if _settings(getattr(top, sec)) != _settings(getattr(default, sec)):
+            raise ConfigError(
+                f"router.{sec}: arms inherit only router.router and router.candidates; "
+                f"set {sec} per arm (arms.<arm>.{sec}, or '- /router@arms.<arm>: <file>' "
+                "in the experiment's defaults)"
+            )
 
 
 def make_router(strategy: str, *, model: str) -> Router:

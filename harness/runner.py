@@ -448,7 +448,11 @@ async def _run_async(
     workers: list[asyncio.Task[None]] = []
     try:
         client.prepare(sorted({m for s in specs for m in s.models}))
-        progress = _Progress(summary, list(cfg.arms), enabled=cfg.runner.progress)
+        from harness.analysis.sequential import monitor_from_config
+
+        progress = _Progress(
+            summary, list(cfg.arms), enabled=cfg.runner.progress, monitor=monitor_from_config(cfg)
+        )
         workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(specs)))]
         loop = asyncio.get_running_loop()
         summary._cancel = lambda: loop.call_soon_threadsafe(lambda: [w.cancel() for w in workers])
@@ -503,8 +507,12 @@ def _make_budget(cfg: Config, pricer: Any, prior: Any, summary: RunSummary, keys
 class _Progress:
     """Progress bar: trials done, success so far per arm, cost so far."""
 
-    def __init__(self, summary: RunSummary, arms: list[str], *, enabled: bool) -> None:
+    def __init__(
+        self, summary: RunSummary, arms: list[str], *, enabled: bool, monitor: Any = None
+    ) -> None:
         self._s = summary
+        # Always-valid p of the primary metric (harness.analysis.sequential.Monitor) or None.
+        self._monitor = monitor
         for a in arms:
             summary.successes.setdefault(a, 0)
             summary.finished.setdefault(a, 0)
@@ -528,6 +536,16 @@ class _Progress:
         s.finished[arm] = s.finished.get(arm, 0) + 1
         s.successes[arm] = s.successes.get(arm, 0) + bool(row.get("success"))
         s.cost_usd += row.get("cost_usd") or 0.0
+        mon = self._monitor
+        if mon is not None:
+            mon.update(row)
+            s.notes["monitor"] = mon.summary()
+            if mon.should_stop:
+                s.request_stop(
+                    "early_stopped",
+                    f"always-valid p = {mon.p_value:.3g} < α = {mon.alpha} "
+                    f"({mon.arm_a} vs {mon.arm_b}, mixture SPRT on success)",
+                )
         if self._bar is not None:
             arms = " ".join(f"{a} {s.successes[a]}/{s.finished[a]}" for a in s.finished)
             notes = "".join(f" {v}" for v in s.notes.values() if v)

@@ -11,6 +11,15 @@ Success:
     split, several replicates — Welch t on per-task success fractions.
 Cost and latency (positive, right-skewed):
     ratio of geometric means, t on the log scale (paired t, or Welch for split).
+
+:func:`compare_design` is the design-aware entry point for reports: one row per
+(arm pair, metric, category) with exactly :data:`DESIGN_COLUMNS`, a one-sentence
+``why`` for each test, an effect size (odds ratio or Cliff's delta), and raw and
+multiplicity-adjusted p-values (Holm by default). :func:`replicate_sensitivity`
+says whether counting replicates as tasks would have changed the success answer
+(for a report warning). :func:`task_values` / :func:`paired_task_values` are the
+replicate-averaging helpers every test here starts from. The older
+:func:`compare_arms` family keeps its columns for existing callers.
 """
 
 from __future__ import annotations

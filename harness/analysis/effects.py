@@ -206,7 +206,7 @@ def paired_cliffs_delta(
         a: Per-task values of the first arm.
         b: The second arm's values on the same tasks, same order.
         alpha: 1 − confidence level.
-        n_boot: Bootstrap resamples.
+        n_boot: Bootstrap resamples (below 2: no interval, NaN bounds).
         seed: Seed of the resampling (numpy ``default_rng``).
 
     Returns:
@@ -223,8 +223,11 @@ def paired_cliffs_delta(
     if x.size == 0:
         return TestResult(name, NAN, NAN, NAN, None, 0, extra, alpha)
     d = _cliff_point(x, y)
-    if x.size < 2:
-        return TestResult(name, d, NAN, NAN, None, 1, extra, alpha, estimand="P(A>B)-P(A<B)")
+    if x.size < 2 or n_boot < 2:
+        # n_boot < 2 asks for the point estimate only (callers that skip the interval).
+        return TestResult(
+            name, d, NAN, NAN, None, int(x.size), extra, alpha, estimand="P(A>B)-P(A<B)"
+        )
     rng = np.random.default_rng(seed)
     n = x.size
     # A resample is a vector w of how often each task was drawn; its delta is

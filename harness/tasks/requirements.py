@@ -304,9 +304,10 @@ def fit_chars_per_token(results: str | Path) -> dict[str, FamilyFit]:
             design = np.column_stack([chars, np.ones_like(chars)])
             (slope, icpt), *_ = np.linalg.lstsq(design, toks, rcond=None)
             if slope > 0:
-                fits[fam] = FamilyFit(fam, round(1.0 / slope, 4), round(float(icpt), 2), len(pts))
+                cpt = round(float(1.0 / slope), 4)
+                fits[fam] = FamilyFit(fam, cpt, round(float(icpt), 2), len(pts))
                 continue
-        fits[fam] = FamilyFit(fam, round(chars.sum() / toks.sum(), 4), 0.0, len(pts))
+        fits[fam] = FamilyFit(fam, round(float(chars.sum() / toks.sum()), 4), 0.0, len(pts))
     return fits
 
 

@@ -90,3 +90,31 @@ def test_module_entry_point(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(tmp_path / "o" / "report.html")
+
+
+def test_a_run_still_being_written_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = write_run(tmp_path, arms=ARMS, n_tasks=3, seed=3)
+    # Another process holds the database for writing, as a running experiment does.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            f"con = duckdb.connect({str(run_dir / 'harness.duckdb')!r})\n"
+            "print('open', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        assert main([str(run_dir)]) == 1
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("harness.report: error: cannot open")
+    assert "is that run still going?" in err

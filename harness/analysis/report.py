@@ -587,55 +587,65 @@ def _errors_table(trials: pd.DataFrame, calls: pd.DataFrame, arms: Sequence[str]
 
 
 def _replicates_as_tasks(
-    trials: pd.DataFrame, design: str, comp: pd.DataFrame, alpha: float
+    trials: pd.DataFrame, design: str, comp: pd.DataFrame, alpha: float, control: str | None
 ) -> pd.DataFrame:
     """Would treating each replicate as a separate task change a success verdict?
 
-    For each compared pair, the naive analysis the harness refuses to do —
-    paired: exact McNemar on (task, replicate) pairs; split: Fisher's exact
-    test on all trials — next to the report's per-task p-value.
+    For each compared pair with replicates, the naive analysis the harness
+    refuses to do (paired: exact McNemar on (task, replicate) pairs; split:
+    Fisher's exact test on all trials) next to the report's per-task p-value,
+    from :func:`harness.analysis.compare.replicate_sensitivity`. Empty while
+    that helper is not there.
     """
-    from harness.analysis.stats import fisher_exact, mcnemar_exact
+    helper = _optional("harness.analysis.compare", "replicate_sensitivity")
+    if helper is None:
+        return pd.DataFrame()
+    return _from_replicate_sensitivity(helper, trials, design, comp, alpha, control)
 
-    verified = trials[trials["success"].notna()]
-    rows = []
-    for _, r in _overall(comp).iterrows():
-        if r.metric != "success" or not _ok(r.get("p_value")):
-            continue
-        a, b = r.arm_a, r.arm_b
-        sub = verified[verified["arm"].isin([a, b])]
-        if sub.empty or int(sub.groupby(["task_id", "arm"]).size().max()) <= 1:
-            continue
-        if design == "split":
-            xa = sub.loc[sub["arm"] == a, "success"]
-            xb = sub.loc[sub["arm"] == b, "success"]
-            naive = fisher_exact(int(xa.sum()), len(xa), int(xb.sum()), len(xb), alpha)
-            units = len(xa) + len(xb)
-        else:
-            wide = sub.pivot_table(
-                index=["task_id", "replicate"], columns="arm", values="success"
-            ).dropna()
-            if a not in wide or b not in wide:
-                continue
-            n12 = int(((wide[a] == 1) & (wide[b] == 0)).sum())
-            n21 = int(((wide[a] == 0) & (wide[b] == 1)).sum())
-            naive = mcnemar_exact(n12, n21, alpha)
-            units = len(wide)
-        p_task, p_naive = float(r.p_value), float(naive.p_value)
-        rows.append(
-            {
-                "arm_a": a,
-                "arm_b": b,
-                "n_tasks": r.n_tasks,
-                "p_per_task": p_task,
-                "method_per_task": r.method,
-                "n_units_naive": units,
-                "p_replicates_as_tasks": p_naive,
-                "method_naive": naive.method,
-                "changes_answer": (p_task < alpha) != (p_naive < alpha),
-            }
-        )
-    return pd.DataFrame(rows)
+
+def _from_replicate_sensitivity(
+    helper: Callable[..., pd.DataFrame],
+    trials: pd.DataFrame,
+    design: str,
+    comp: pd.DataFrame,
+    alpha: float,
+    control: str | None,
+) -> pd.DataFrame:
+    """compare.replicate_sensitivity, with the report's column names."""
+    success = _overall(comp)
+    success = success[success["metric"] == "success"]
+    if success.empty:
+        return pd.DataFrame()
+    arms = list(dict.fromkeys([*success["arm_a"], *success["arm_b"]]))
+    kwargs: dict[str, Any] = {}
+    if "arms" in inspect.signature(helper).parameters:
+        kwargs["arms"] = arms
+    sens = helper(trials, design=design, control=control, alpha=alpha, **kwargs)
+    if sens.empty:
+        return pd.DataFrame()
+    sens = sens[sens["replicates"] > 1]
+    method = {r.arm_a + "\0" + r.arm_b: r.method for r in success.itertuples()}
+    naive = (
+        "Fisher's exact test on trials"
+        if design == "split"
+        else "exact McNemar on (task, replicate) pairs"
+    )
+    return pd.DataFrame(
+        {
+            "arm_a": sens["arm_a"],
+            "arm_b": sens["arm_b"],
+            "n_tasks": sens["n_tasks"],
+            "p_per_task": sens["p_task"],
+            "method_per_task": [
+                method.get(a + "\0" + b, "")
+                for a, b in zip(sens["arm_a"], sens["arm_b"], strict=True)
+            ],
+            "n_units_naive": sens["n_units_naive"],
+            "p_replicates_as_tasks": sens["p_naive"],
+            "method_naive": naive,
+            "changes_answer": sens["changes"].astype(bool),
+        }
+    ).reset_index(drop=True)
 
 
 def _warnings(
@@ -977,7 +987,7 @@ def build_report(con: duckdb.DuckDBPyConnection, run_id: str, alpha: float = 0.0
     if len(arms) >= 2:
         comp, source = _comparison(trials, design, arms, alpha, control)
         tables["comparison"] = comp
-        naive = _replicates_as_tasks(trials, design, comp, alpha)
+        naive = _replicates_as_tasks(trials, design, comp, alpha, control)
         if len(naive):
             tables["replicates_as_tasks"] = naive
         h, rows = _comparison_rows(comp)

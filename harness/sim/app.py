@@ -77,6 +77,7 @@ class SimState:
         self.in_flight = 0
         self.max_in_flight = 0
         self.faults.reset()
+        self.behaviour.cache.clear()
 
     def count(self, model: str, profile: str | None, status: int) -> None:
         self.total += 1

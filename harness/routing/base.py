@@ -105,6 +105,7 @@ class RouteContext:
         extra_prompt_chars: Characters the agent adds to the task prompt (system prompt).
         n_messages: Messages the agent sends.
         chars_per_token: Family -> characters per token, overriding the defaults.
+        requirements_cache: Task id -> requirements, shared across decisions (same agent).
     """
 
     models: Mapping[str, ModelConfig]
@@ -118,10 +119,19 @@ class RouteContext:
     extra_prompt_chars: int = 0
     n_messages: int = 2
     chars_per_token: Mapping[str, float] = field(default_factory=dict)
+    requirements_cache: dict[str, TaskRequirements] | None = None
 
     def requirements(self, task: Task) -> TaskRequirements:
-        """The task's requirements as this agent will send it."""
-        return requirements(task, extra_chars=self.extra_prompt_chars, n_messages=self.n_messages)
+        """The task's requirements as this agent will send it (memoised by task id if cached)."""
+        cache = self.requirements_cache
+        if cache is not None:
+            hit = cache.get(task.task_id)
+            if hit is not None:
+                return hit
+        req = requirements(task, extra_chars=self.extra_prompt_chars, n_messages=self.n_messages)
+        if cache is not None:
+            cache[task.task_id] = req
+        return req
 
     def input_tokens(self, key: str, req: TaskRequirements) -> int:
         """Estimated prompt tokens of ``req`` for portfolio model ``key``."""

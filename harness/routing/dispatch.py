@@ -64,6 +64,7 @@ class ArmRouting:
         self._extra = extra_prompt_chars
         self._budget = budget_usd
         self.in_flight: dict[str, int] = {}
+        self._requirements: dict[str, Any] = {}
         self.spent: dict[str, float] = {a: 0.0 for a in self.routers}
 
     @classmethod
@@ -113,6 +114,7 @@ class ArmRouting:
             max_output_tokens=self._max_out,
             extra_prompt_chars=self._extra,
             chars_per_token=self._cpt.get(arm, {}),
+            requirements_cache=self._requirements,
             **kw,
         )
 

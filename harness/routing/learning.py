@@ -72,7 +72,8 @@ class BanditRouter(BaseRouter):
     picks the largest ``draw − cost_weight · expected cost in USD``; the cost is
     the mean observed cost of that (category, model), else the list-price
     estimate (0 if unpriced, said in the reason). Trials with unknown success
-    (verifier off) teach nothing; a call that failed counts as a failure.
+    (verifier off, budget stop) teach nothing; a call that failed (``llm_error``)
+    counts as a failure.
     """
 
     name = "bandit"
@@ -140,7 +141,7 @@ class BanditRouter(BaseRouter):
                 self.wins[k] = self.wins.get(k, 0.0) + 1.0
             else:
                 self.losses[k] = self.losses.get(k, 0.0) + 1.0
-        elif feedback.error_kind is not None:
+        elif feedback.error_kind == "llm_error":  # the model failed; a budget stop is not its fault
             self.losses[k] = self.losses.get(k, 0.0) + 1.0
         if feedback.cost_usd is not None:
             self.cost_sum[k] = self.cost_sum.get(k, 0.0) + feedback.cost_usd

@@ -293,7 +293,7 @@ def _analyse(trials: pd.DataFrame, truth: GroundTruth, rng: np.random.Generator)
         wins_b = int(((pivot[a] == 0) & (pivot[b] == 1)).sum())
         out["p_value_midp"] = float(mcnemar_midp(wins_a, wins_b, truth.alpha).p_value)
     out["monitor_p"] = float("nan")
-    if truth.design == "paired":
+    if truth.design == "paired" and truth.aa:  # its false-positive rate is what is checked
         out["monitor_p"] = _monitor_p(trials, truth, rng)
     return out
 

@@ -125,7 +125,12 @@ def require_credentials(models: Mapping[str, ModelConfig], keys: Iterable[str]) 
 
 
 class LLMClient:
-    """Calls portfolio models with retries; logs every attempt through ``sink``."""
+    """Calls portfolio models with retries, rate limits, cooldowns and fallback chains.
+
+    Logs every HTTP attempt through ``sink``; passes each hop through ``gate``.
+    Public surface: :meth:`chat`, :meth:`is_available` (for routers),
+    :meth:`prepare`, :meth:`limiter`, :attr:`health`, :meth:`aclose`.
+    """
 
     def __init__(
         self,

@@ -75,6 +75,8 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
     #: Render without a header row (key/value tables).
     plain: bool = False
+    #: In HTML, fold the table under this summary line (``<details>``, no script).
+    fold: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class FigureRef:
 
     name: str
     caption: str
+    #: In HTML, let the image take the page's full width (wide heatmaps).
+    wide: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,9 +104,14 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]], plain: bool = False) -> Table:
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    plain: bool = False,
+    fold: str | None = None,
+) -> Table:
     """A :class:`Table` from any sequences (cells turned into strings)."""
-    return Table(tuple(map(str, headers)), tuple(tuple(map(str, r)) for r in rows), plain)
+    return Table(tuple(map(str, headers)), tuple(tuple(map(str, r)) for r in rows), plain, fold)
 
 
 # --------------------------------------------------------------------------- markdown
@@ -163,10 +172,12 @@ ul.warnings{background:#fff6e0;border:1px solid #f0d48a;border-radius:4px;
 ul.warnings li{margin:.2em 0}
 figure{display:inline-block;margin:.5em 1.2em .8em 0;vertical-align:top}
 figure img{max-width:min(100%,560px);height:auto;border:1px solid #e3e6ea}
+figure.wide img{max-width:100%}
 figcaption{font-size:13px;color:#555;margin-top:.2em}
 code{background:#f0f2f4;padding:0 3px;border-radius:3px;font-size:.92em}
 nav{font-size:13px;margin:.2em 0 1em;display:flex;flex-wrap:wrap;gap:.2em .9em}
 nav a{white-space:nowrap}
+summary{cursor:pointer;color:#245;margin:.3em 0}
 """
 
 
@@ -197,7 +208,10 @@ def _html_table(t: Table) -> str:
     if not t.plain:
         rows.append("<tr>" + "".join(f"<th>{_inline(h)}</th>" for h in t.headers) + "</tr>")
     rows += ["<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in t.rows]
-    return f'<div class="scroll"><table{cls}>' + "".join(rows) + "</table></div>"
+    out = f'<div class="scroll"><table{cls}>' + "".join(rows) + "</table></div>"
+    if t.fold:
+        out = f"<details><summary>{_inline(t.fold)}</summary>{out}</details>"
+    return out
 
 
 def render_html(
@@ -249,8 +263,9 @@ def render_html(
                 continue
             if b.name not in uris:
                 uris[b.name] = figure_data_uri(fig, dpi)
+            wide = ' class="wide"' if b.wide else ""
             body.append(
-                f'<figure id="fig-{slug(b.name)}"><img src="{uris[b.name]}" '
+                f'<figure id="fig-{slug(b.name)}"{wide}><img src="{uris[b.name]}" '
                 f'alt="{html.escape(b.caption)}"><figcaption>{_inline(b.caption)}'
                 "</figcaption></figure>"
             )

@@ -199,10 +199,10 @@ def latency_cdf(
     Returns:
         A Figure; non-positive and missing values are left out (log scale).
     """
-    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    keys = list(order) if order is not None else sorted(frame[by].dropna().unique())
+    fig = Figure(figsize=(6.4 if len(keys) <= 5 else 8.4, 4.4), layout="constrained")
     ax = fig.add_subplot()
     plotted = False
-    keys = list(order) if order is not None else sorted(frame[by].dropna().unique())
     for i, key in enumerate(keys):
         group = frame[frame[by] == key]
         v = pd.to_numeric(group[value], errors="coerce").to_numpy(dtype=float)
@@ -211,7 +211,9 @@ def latency_cdf(
             continue
         y = np.arange(1, v.size + 1) / v.size
         label = f"{key} (n={v.size}, p50={np.median(v):,.0f} ms)"
-        ax.step(v, y, where="post", color=f"C{i}", label=label)
+        # Past ten arms the colour cycle repeats: vary the line style too.
+        style = ("-", "--", ":")[(i // 10) % 3]
+        ax.step(v, y, where="post", color=f"C{i % 10}", ls=style, label=label)
         plotted = True
     if plotted:
         ax.set_xscale("log")
@@ -219,7 +221,11 @@ def latency_cdf(
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.legend(loc="lower right", fontsize=8)
+        if len(keys) > 5:
+            # Many arms: a legend inside would cover the curves.
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+        else:
+            ax.legend(loc="lower right", fontsize=8)
     else:
         ax.text(0.5, 0.5, f"no {value} data", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel(f"{value} (log scale)")

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPARISON_COLUMNS",
     "FEW_TASKS",
+    "MANY_PAIRS",
     "SIMULATED_BANNER",
     "Report",
     "build_cross_report",
@@ -172,6 +173,8 @@ def _usd(x: Any) -> str:
     if not _ok(x):
         return "–"
     x = float(x)
+    if abs(x) < 5e-9:
+        return "$0"  # float noise from sums of differences, not a saving
     if abs(x) >= 100:
         return f"${x:,.0f}"
     if abs(x) >= 1:
@@ -319,21 +322,19 @@ def _arm_rows(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 def _category_table(cats: pd.DataFrame, arms: Sequence[str]) -> tuple[list[str], list[list[str]]]:
-    headers = ["category", *[f"{a} [95% CI] (tasks)" for a in arms]]
-    rows = []
-    for cat, group in cats.groupby("category", sort=True):
-        by_arm = group.set_index("arm")
-        cells = [str(cat)]
-        for arm in arms:
-            if arm not in by_arm.index:
-                cells.append("–")
-                continue
-            r = by_arm.loc[arm]
-            cells.append(
-                f"{_pct(r.success_rate)} [{_pct(r.success_ci_low)}, {_pct(r.success_ci_high)}] "
-                f"({r.n_tasks})"
-            )
-        rows.append(cells)
+    """Success [CI] (tasks) per category and arm; the shorter list becomes the columns."""
+    categories = sorted(cats["category"].unique())
+    cell = {
+        (r.arm, r.category): f"{_pct(r.success_rate)} [{_pct(r.success_ci_low)}, "
+        f"{_pct(r.success_ci_high)}] ({r.n_tasks})"
+        for r in cats.itertuples(index=False)
+    }
+    if len(arms) <= len(categories):
+        headers = ["category", *[f"{a} [95% CI] (tasks)" for a in arms]]
+        rows = [[c, *(cell.get((a, c), "–") for a in arms)] for c in categories]
+    else:
+        headers = ["arm", *[f"{c} [95% CI] (tasks)" for c in categories]]
+        rows = [[a, *(cell.get((a, c), "–") for c in categories)] for a in arms]
     return headers, rows
 
 
@@ -457,7 +458,15 @@ def _comparison_rows(comp: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 def _why_items(comp: pd.DataFrame) -> list[str]:
-    """One line per comparison row: which test, and why it answers that question."""
+    """One line per comparison row (per metric and test when there are many rows)."""
+    if len(comp) > 3 * MANY_PAIRS:
+        first = comp.drop_duplicates(["metric", "method"])
+        return [
+            f"**{r.metric}** ({((comp['metric'] == r.metric) & (comp['method'] == r.method)).sum()}"
+            f" rows) — {r.method}"
+            + (f": e.g. {r.why}" if isinstance(r.get("why"), str) and r.why else "")
+            for _, r in first.iterrows()
+        ]
     items = []
     seen: set[tuple[str, str]] = set()
     for _, r in comp.iterrows():
@@ -486,11 +495,48 @@ def _decisive_p(r: Any) -> tuple[float, str]:
     return (float(raw), _p_eq(raw)) if _ok(raw) else (math.nan, "p = –")
 
 
+#: Above this many arm pairs the reading is a summary, not one paragraph per pair.
+MANY_PAIRS = 6
+
+
+def _reading_many(overall: pd.DataFrame, alpha: float) -> list[str]:
+    """The reading of a multi-arm run: which pairs differ, after adjustment."""
+    paragraphs = []
+    for metric, noun in (
+        ("success", "success"),
+        ("cost_usd", "cost per trial"),
+        ("latency_ms", "latency"),
+    ):
+        rows = overall[overall["metric"] == metric]
+        if rows.empty:
+            continue
+        sig = []
+        for _, r in rows.iterrows():
+            p, p_text = _decisive_p(r)
+            if _ok(p) and p < alpha and _ok(r.estimate):
+                sig.append(f"{r.arm_a} vs {r.arm_b} {_estimate_text(r)} ({p_text})")
+        head = f"{noun.capitalize()}, {len(rows)} pairs compared: "
+        if not sig:
+            paragraphs.append(
+                head + f"no pair differs significantly at the {alpha:g} level after adjustment."
+            )
+            continue
+        shown = "; ".join(sig[:8]) + (f"; and {len(sig) - 8} more" if len(sig) > 8 else "")
+        paragraphs.append(
+            head + f"{len(sig)} differ significantly at the {alpha:g} level after adjustment — "
+            f"{shown}. The other {len(rows) - len(sig)} do not."
+        )
+    return paragraphs
+
+
 def _reading(comp: pd.DataFrame, summary: pd.DataFrame, alpha: float, simulated: bool) -> list[str]:
     level = f"{alpha:g}"
     paragraphs = []
     overall = _overall(comp)
-    for (a, b), rows in overall.groupby(["arm_a", "arm_b"], sort=False):
+    pairs = overall.groupby(["arm_a", "arm_b"], sort=False)
+    if pairs.ngroups > MANY_PAIRS:
+        paragraphs = _reading_many(overall, alpha)
+    for (a, b), rows in pairs if pairs.ngroups <= MANY_PAIRS else ():
         by = {r.metric: r for _, r in rows.iterrows()}
         parts = []
         s = by.get("success")
@@ -800,10 +846,11 @@ def _mde_blocks(
         if _ok(first.mde)
         else "The minimum detectable effect could not be computed for this run."
     )
+    fold = f"{len(rows)} comparisons (click to show)" if len(rows) > 40 else None
     blocks: list[Block] = [
         Heading("Achieved minimum detectable effect"),
         Text(text),
-        table(headers, rows),
+        table(headers, rows, fold=fold),
     ]
     return blocks, mde
 
@@ -839,7 +886,7 @@ def _router_blocks(
     rows = [
         [
             str(r.get("arm")),
-            str(r.get("router")) + (" (fixed)" if bool(r.get("is_fixed")) else ""),
+            str(r.get("router")),
             ci(r, "success", "success_lo", "success_hi", _pct),
             ci(r, "cost_per_trial", "cost_lo", "cost_hi", _usd),
             ci(r, "pgr", "pgr_lo", "pgr_hi", _pct),
@@ -900,7 +947,7 @@ def _cache_blocks(cache: pd.DataFrame) -> list[Block]:
             _pct(r.saving_share),
             _usd(r.cost_usd),
         ]
-        for arm, r in cache.iterrows()
+        for arm, r in zip(cache.index, cache.itertuples(index=False), strict=True)
     ]
     return [Heading("Prompt caching"), Text(" ".join(parts)), table(headers, rows)]
 
@@ -990,9 +1037,13 @@ def build_report(con: duckdb.DuckDBPyConnection, run_id: str, alpha: float = 0.0
         naive = _replicates_as_tasks(trials, design, comp, alpha, control)
         if len(naive):
             tables["replicates_as_tasks"] = naive
-        h, rows = _comparison_rows(comp)
-        comp_blocks += [Heading(f"Comparison ({design} design)"), table(h, rows)]
-        comp_blocks += [Text("Why these tests:"), Items(tuple(_why_items(comp)))]
+        order = {m: i for i, m in enumerate(dict.fromkeys(comp["metric"]))}
+        shown = comp.sort_values("metric", key=lambda m: m.map(order), kind="stable")
+        h, rows = _comparison_rows(shown)
+        # A multi-arm table runs to hundreds of rows: folded in HTML, so the page stays readable.
+        fold = f"{len(rows)} comparisons (click to show)" if len(rows) > 40 else None
+        comp_blocks += [Heading(f"Comparison ({design} design)"), table(h, rows, fold=fold)]
+        comp_blocks += [Text("Why these tests:"), Items(tuple(_why_items(shown)))]
         if source == "compare_arms":
             comp_blocks.append(
                 Text("Adjusted p-values: Holm across every pair and metric of this table.")
@@ -1025,6 +1076,7 @@ def build_report(con: duckdb.DuckDBPyConnection, run_id: str, alpha: float = 0.0
                 "category_heatmap",
                 "Success rate per task category and answering model (per-task means; "
                 "number of tasks in brackets)",
+                wide=rates.shape[1] > 4,
             ),
         ]
 

@@ -83,6 +83,10 @@ class GroundTruth:
     alpha: float
     components: dict[str, float]
     planned_power: float
+    """Power of the paired/two-sample t at the true effect (Miller's model, t version)."""
+    planned_mcnemar: tuple[float, float] | None
+    """Paired design, one replicate: exact power (size under A/A) of the exact and the mid-p
+    McNemar tests the report runs (``power_mcnemar``); None otherwise."""
     aa: bool
     """The two profiles give every task the same success probability (an A/A test)."""
 
@@ -120,7 +124,12 @@ def ground_truth(cfg: Any) -> GroundTruth:
             profile, or both arms drawing from the same profile (they would
             answer identically, which is no experiment at all).
     """
-    from harness.analysis.power import components_from_probabilities, power_paired, power_split
+    from harness.analysis.power import (
+        components_from_probabilities,
+        power_mcnemar,
+        power_paired,
+        power_split,
+    )
     from harness.runner import load_tasks
     from harness.sim.behaviour import probability
     from harness.sim.settings import settings_from_config
@@ -173,6 +182,15 @@ def ground_truth(cfg: Any) -> GroundTruth:
             replicates=k,
             alpha=alpha,
         )
+    mcnemar = None
+    if conf.design.kind == "paired" and k == 1:
+        # Draws of the two arms are independent given the task.
+        p_ab, p_ba = float(np.mean(p_a * (1 - p_b))), float(np.mean(p_b * (1 - p_a)))
+        n = len(tasks)
+        mcnemar = (
+            power_mcnemar(n, p_ab, p_ba, alpha=alpha),
+            power_mcnemar(n, p_ab, p_ba, alpha=alpha, midp=True),
+        )
     return GroundTruth(
         arms=(arms[0], arms[1]),
         profiles=(profiles[0], profiles[1]),
@@ -185,6 +203,7 @@ def ground_truth(cfg: Any) -> GroundTruth:
         alpha=alpha,
         components=comp,
         planned_power=planned,
+        planned_mcnemar=mcnemar,
         aa=bool(np.array_equal(p_a, p_b)),
     )
 
@@ -405,7 +424,9 @@ def summarise(frame: pd.DataFrame, truth: GroundTruth) -> pd.DataFrame:
     n = len(frame)
     rows = []
 
-    def add(check: str, test: str, hits: int, total: int, target: float, rule: str) -> None:
+    def add(
+        check: str, test: str, hits: int, total: int, target: float, rule: str, expected: float
+    ) -> None:
         rate, lo, hi = _wilson(hits, total)
         if rule == "in_ci":
             ok = lo <= target <= hi
@@ -423,6 +444,7 @@ def summarise(frame: pd.DataFrame, truth: GroundTruth) -> pd.DataFrame:
                 "ci_low": lo,
                 "ci_high": hi,
                 "target": target,
+                "expected": expected,
                 "rule": {
                     "in_ci": "target inside the 95 % CI",
                     "at_most": "not above target (CI reaches it)",
@@ -434,18 +456,21 @@ def summarise(frame: pd.DataFrame, truth: GroundTruth) -> pd.DataFrame:
 
     test = str(frame["test"].iloc[0]) if n else ""
     rej = int((frame["p_value"] < alpha).sum())
+    # What the model predicts for each test: the t power (α under A/A), or with one replicate
+    # the exact McNemar's own power/size, which the normal formulas overstate.
+    exact, mid = truth.planned_mcnemar or (truth.planned_power, truth.planned_power)
     if truth.aa:
-        add("false-positive rate", test, rej, n, alpha, "in_ci")
+        add("false-positive rate", test, rej, n, alpha, "in_ci", exact)
     else:
-        add("power (vs planned)", test, rej, n, truth.planned_power, "power")
+        add("power (vs planned)", test, rej, n, exact, "power", exact)
     midp = frame["p_value_midp"].dropna()
     if len(midp):
         name = "mid-p McNemar"
+        hits = int((midp < alpha).sum())
         if truth.aa:
-            add("false-positive rate", name, int((midp < alpha).sum()), len(midp), alpha, "in_ci")
+            add("false-positive rate", name, hits, len(midp), alpha, "in_ci", mid)
         else:
-            hits = int((midp < alpha).sum())
-            add("power (vs planned)", name, hits, len(midp), truth.planned_power, "power")
+            add("power (vs planned)", name, hits, len(midp), mid, "power", mid)
     mon = frame["monitor_p"].dropna()
     if len(mon) and truth.aa:
         hits = int((mon < alpha).sum())
@@ -456,6 +481,7 @@ def summarise(frame: pd.DataFrame, truth: GroundTruth) -> pd.DataFrame:
             len(mon),
             alpha,
             "at_most",
+            alpha,
         )
     cov = frame["covered"].dropna()
     add(
@@ -465,6 +491,7 @@ def summarise(frame: pd.DataFrame, truth: GroundTruth) -> pd.DataFrame:
         len(cov),
         1 - alpha,
         "in_ci",
+        1 - alpha,
     )
     return pd.DataFrame(rows)
 
@@ -490,14 +517,24 @@ def render(summary: pd.DataFrame, truth: GroundTruth, conf: Any, n_exp: int, ela
         f"- variance components (paired): σ_b = {c['sd_between']:.4f}, σ_w = {c['sd_within']:.4f}; "
         f"planned power at the true effect: {truth.planned_power:.3f}"
         + (" (= α: no effect)" if truth.aa else ""),
+    ]
+    if truth.planned_mcnemar is not None:
+        ex, mid = truth.planned_mcnemar
+        lines.append(
+            f"- one replicate: the report runs the exact McNemar test; its exact "
+            f"{'size' if truth.aa else 'power'} under this model is {ex:.3f} "
+            f"(mid-p: {mid:.3f}) — `expected` below"
+        )
+    lines += [
         "",
-        "| check | test | hits / experiments | rate | 95 % CI (Wilson) | target | rule | ok |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| check | test | hits / experiments | rate | 95 % CI (Wilson) | target | expected "
+        "| rule | ok |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in summary.itertuples(index=False):
         lines.append(
             f"| {r.check} | {r.test} | {r.hits} / {r.experiments} | {r.rate:.4f} | "
-            f"[{r.ci_low:.4f}, {r.ci_high:.4f}] | {r.target:.4f} | {r.rule} | "
+            f"[{r.ci_low:.4f}, {r.ci_high:.4f}] | {r.target:.4f} | {r.expected:.4f} | {r.rule} | "
             f"{'yes' if r.ok else 'NO'} |"
         )
     return "\n".join(lines) + "\n"

@@ -53,6 +53,7 @@ __all__ = [
     "components_from_rates",
     "mde_paired",
     "mde_split",
+    "power_mcnemar",
     "power_paired",
     "power_split",
     "tasks_needed_paired",
@@ -166,6 +167,50 @@ def power_split(
         return 1.0 if effect != 0 else alpha
     nc = effect / math.sqrt(var)
     return _two_sided_power(nc, n_tasks_a + n_tasks_b - 2, alpha, method)
+
+
+def power_mcnemar(
+    n_tasks: int, p_ab: float, p_ba: float, *, alpha: float = 0.05, midp: bool = False
+) -> float:
+    """Power of the exact (or mid-p) McNemar test the report runs with one replicate.
+
+    The normal-theory formulas above overstate the power of the exact
+    conditional test, which is conservative. Here the number of discordant
+    tasks is m ~ Binomial(n, p_ab + p_ba) and, given m, the tasks only arm A
+    solved are W ~ Binomial(m, p_ab / (p_ab + p_ba)); the power is
+    Σ_m P(m) · P(W in the test's rejection region at level α | m), exactly
+    (Fagerland, Lydersen & Laake 2013 for the tests; the same conditioning
+    as Miettinen 1968 for McNemar power).
+
+    Args:
+        n_tasks: Tasks, one trial per task and arm.
+        p_ab: P(arm A succeeds and B fails) on a random task.
+        p_ba: P(B succeeds and A fails).
+        alpha: Two-sided level.
+        midp: The mid-p version of the test instead of the exact one.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if p_ab < 0 or p_ba < 0 or p_ab + p_ba > 1:
+        raise ValueError(f"need p_ab, p_ba >= 0 with p_ab + p_ba <= 1, got {p_ab}, {p_ba}")
+    disc = p_ab + p_ba
+    if n_tasks < 1 or disc == 0:
+        return 0.0
+    theta = p_ab / disc
+    total = 0.0
+    weights = sps.binom.pmf(np.arange(n_tasks + 1), n_tasks, disc)
+    for m in range(1, n_tasks + 1):
+        if weights[m] < 1e-14:
+            continue
+        w = np.arange(m + 1)
+        k = np.minimum(w, m - w)
+        p = np.minimum(1.0, 2.0 * sps.binom.cdf(k, m, 0.5))
+        if midp:
+            pk = sps.binom.pmf(k, m, 0.5)
+            p = np.where(w == m - w, 1.0 - 0.5 * pk, p - pk)
+        reject = p < alpha  # as the calibration and the report read a p-value
+        total += weights[m] * float(sps.binom.pmf(w[reject], m, theta).sum())
+    return total
 
 
 def _solve_effect(power_of: Any, power: float, scale: float) -> float:

@@ -170,9 +170,9 @@ table.kv td:first-child{font-weight:600;background:#f3f5f7;white-space:nowrap}
 ul.warnings{background:#fff6e0;border:1px solid #f0d48a;border-radius:4px;
  padding:.6em 1em .6em 2.2em}
 ul.warnings li{margin:.2em 0}
-figure{display:inline-block;margin:.5em 1.2em .8em 0;vertical-align:top}
-figure img{max-width:min(100%,560px);height:auto;border:1px solid #e3e6ea}
-figure.wide img{max-width:100%}
+figure{display:inline-block;margin:.5em 1.2em .8em 0;vertical-align:top;max-width:560px}
+figure img{max-width:100%;height:auto;border:1px solid #e3e6ea}
+figure.wide{max-width:100%}
 figcaption{font-size:13px;color:#555;margin-top:.2em}
 code{background:#f0f2f4;padding:0 3px;border-radius:3px;font-size:.92em}
 nav{font-size:13px;margin:.2em 0 1em;display:flex;flex-wrap:wrap;gap:.2em .9em}

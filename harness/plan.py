@@ -79,6 +79,10 @@ class PlanResult:
     power_design: float
     """Power of the configured design at ``mde_wanted``."""
     notes: list[str] = field(default_factory=list)
+    mcnemar: dict[str, float] | None = None
+    """Paired design: the exact McNemar test a one-replicate run reports — ``discordance``
+    (share of tasks only one arm solves), ``power`` at the configured tasks and ``tasks``
+    needed, both for ``mde_wanted``."""
 
 
 def _arms(
@@ -121,6 +125,7 @@ def _from_profiles(
             "give plan.rates=[a,b] or plan.pilot=<run folder>"
         )
     comp = components_from_probabilities(probs[0], probs[1])
+    comp["discordance"] = float(np.mean(probs[0] * (1 - probs[1]) + probs[1] * (1 - probs[0])))
     src = (
         f"simulator profiles {names[0]!r} vs {names[1]!r} over the {len(tasks)} configured tasks "
         "(conf/sim: an ASSUMPTION about the real models, exact for endpoints=sim)"
@@ -171,8 +176,51 @@ def _from_pilot(
         "rate_b": vc["mean_b"],
         "sd_between": vc["sd_between"],
         "sd_within": vc["sd_within"],
+        "discordance": _pilot_discordance(trials, arms) if vc["design"] == "paired" else math.nan,
     }
     return arms, comp, src, notes
+
+
+def _pilot_discordance(trials: pd.DataFrame, arms: tuple[str, str]) -> float:
+    """Share of (task, replicate) pairs that exactly one arm solved."""
+    t = trials[trials["success"].notna()]
+    a = t[t["arm"] == arms[0]].set_index(["task_id", "replicate"])["success"]
+    b = t[t["arm"] == arms[1]].set_index(["task_id", "replicate"])["success"]
+    both = pd.concat([a.rename("a"), b.rename("b")], axis=1).dropna()
+    return float((both["a"] != both["b"]).mean()) if len(both) else math.nan
+
+
+def _rates_discordance(comp: dict[str, float], icc: float, task_corr: float) -> float:
+    """P(exactly one arm succeeds) = p_a + p_b − 2 E[p_a p_b], E[p_a p_b] = p_a p_b + Cov."""
+    ra, rb = comp["rate_a"], comp["rate_b"]
+    cov = task_corr * icc * math.sqrt(ra * (1 - ra) * rb * (1 - rb))
+    return ra + rb - 2 * (ra * rb + cov)
+
+
+def _mcnemar_plan(discordance: float, mde: float, n_tasks: int, alpha: float, power: float) -> Any:
+    """Exact McNemar power at ``mde`` for the configured tasks, and tasks needed (one replicate).
+
+    Keeps the source's share of discordant tasks and puts the difference at the MDE:
+    p_ab = (D + mde)/2, p_ba = (D − mde)/2.
+    """
+    from harness.analysis.power import power_mcnemar
+
+    if not math.isfinite(discordance) or discordance <= mde:
+        return None
+    p_ab, p_ba = (discordance + mde) / 2, (discordance - mde) / 2
+    now = power_mcnemar(n_tasks, p_ab, p_ba, alpha=alpha)
+    lo, hi = 2, 4
+    while power_mcnemar(hi, p_ab, p_ba, alpha=alpha) < power:
+        lo, hi = hi, hi * 2
+        if hi > 20_000:
+            return {"discordance": discordance, "power": now, "tasks": math.nan}
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if power_mcnemar(mid, p_ab, p_ba, alpha=alpha) >= power:
+            hi = mid
+        else:
+            lo = mid
+    return {"discordance": discordance, "power": now, "tasks": float(hi)}
 
 
 def make_plan(cfg: Any) -> PlanResult:
@@ -265,6 +313,12 @@ def make_plan(cfg: Any) -> PlanResult:
             f"the suite ({conf.tasks.suite}, after filters) has {n_cfg} tasks: fewer than any "
             "row needs — add tasks or accept a larger MDE"
         )
+    mcnemar = None
+    if design == "paired":
+        disc = comp.get("discordance", math.nan)
+        if p.rates and not p.pilot:
+            disc = _rates_discordance(comp, p.icc, p.task_corr)
+        mcnemar = _mcnemar_plan(disc, p.mde, n_cfg, p.alpha, p.power)
     return PlanResult(
         experiment=str(conf.experiment_name),
         arms=arms,
@@ -281,6 +335,7 @@ def make_plan(cfg: Any) -> PlanResult:
         mde_design=float(mde),
         power_design=float(pw),
         notes=notes,
+        mcnemar=mcnemar,
     )
 
 
@@ -320,6 +375,15 @@ def render_plan(r: PlanResult) -> str:
         f"MDE {r.mde_design:.4f} at α = {r.alpha:g}, power {r.power:g}; "
         f"power to detect {r.mde_wanted:g}: {r.power_design:.2f}",
     ]
+    if r.mcnemar is not None:
+        m = r.mcnemar
+        need = "—" if not math.isfinite(m["tasks"]) else f"{int(m['tasks'])}"
+        lines.append(
+            f"one replicate: the report runs the exact McNemar test (conservative); with "
+            f"{m['discordance']:.0%} of tasks discordant its power to detect {r.mde_wanted:g} "
+            f"with {r.n_tasks} tasks is {m['power']:.2f}, and it needs ≈ {need} tasks for "
+            f"power {r.power:g}"
+        )
     lines += [f"note: {n}" for n in r.notes]
     return "\n".join(lines)
 

@@ -13,6 +13,7 @@ from harness.analysis.frames import trials_frame
 from harness.analysis.power import (
     components_from_probabilities,
     mde_paired,
+    power_mcnemar,
     tasks_needed_paired,
     tasks_needed_split,
     variance_components,
@@ -47,7 +48,14 @@ def test_plan_from_simulator_profiles_is_the_power_module_on_the_true_probabilit
     assert row.tasks == tasks_needed_paired(0.1, replicates=3, **sd)
     assert row.trials == row.tasks * 3 * 2
     assert plan.mde_design == pytest.approx(mde_paired(31, replicates=1, **sd))
+    # One replicate: the exact McNemar the report runs, planned at the same discordance.
+    disc = float(np.mean(np.multiply(p_a, 1 - np.array(p_b)) + np.multiply(p_b, 1 - np.array(p_a))))
+    m = plan.mcnemar
+    assert m is not None and m["discordance"] == pytest.approx(disc)
+    assert m["power"] == pytest.approx(power_mcnemar(31, (disc + 0.1) / 2, (disc - 0.1) / 2))
+    assert m["tasks"] >= plan.needed.set_index("replicates").loc[1].tasks  # it is conservative
     text = render_plan(plan)
+    assert "the report runs the exact McNemar test" in text
     assert "tasks needed to detect 0.1" in text and "← configured" in text
     assert "configured design: 31 tasks × 1 replicate(s)" in text
 

@@ -448,7 +448,8 @@ def summarise(frame: pd.DataFrame, truth: GroundTruth) -> pd.DataFrame:
                 "target": target,
                 "expected": expected,
                 "rule": {
-                    "in_ci": "target (or the test's own exact size ≤ it) inside the 95 % CI",
+                    "in_ci": "target inside the 95 % CI"
+                    + (" (or the exact test's own size ≤ it)" if expected < target else ""),
                     "at_most": "not above target (CI reaches it)",
                     "power": f"within ±{POWER_TOLERANCE:.2f} of plan",
                 }[rule],

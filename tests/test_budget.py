@@ -221,3 +221,14 @@ def test_prior_spend_is_read_from_every_run_database(tmp_path) -> None:
     assert p.unreadable == ()
     empty = read_prior_spend(tmp_path / "nothing-here", now=now)
     assert (empty.run, empty.day, empty.month) == (0.0, 0.0, 0.0)
+
+
+def test_request_stop_first_wins(tmp_path) -> None:
+    from harness.runner import RunSummary
+
+    s = RunSummary(run_id="r", run_dir=tmp_path, status="running", trials_total=10)
+    cancelled: list[bool] = []
+    s._cancel = lambda: cancelled.append(True)
+    assert s.request_stop("budget_stopped", "run cap reached")
+    assert not s.request_stop("early_stopped", "p < 0.05", cancel_in_flight=True)
+    assert (s.stop_status, s.stop_reason, cancelled) == ("budget_stopped", "run cap reached", [])

@@ -51,6 +51,7 @@ def test_same_profile_or_live_endpoints_are_refused(compose, tmp_path: Path) -> 
         run_calibration(compose(["experiment=aa_calibration", "endpoints=live"]), tmp_path)
 
 
+@pytest.mark.slow
 def test_aa_false_positive_rate_at_reduced_size(compose) -> None:
     res = calibrate(compose(["experiment=aa_calibration", *SMALL]), experiments=200)
     assert len(res.experiments) == 200 and res.experiments["seed"].is_unique
@@ -63,6 +64,7 @@ def test_aa_false_positive_rate_at_reduced_size(compose) -> None:
     assert "A/A (identical profiles)" in res.report_text
 
 
+@pytest.mark.slow
 def test_known_effect_power_matches_plan_at_reduced_size(compose) -> None:
     res = calibrate(compose(["experiment=known_effect", *SMALL]), experiments=150)
     power = res.summary.iloc[0]
@@ -98,6 +100,7 @@ def test_vectorised_monitor_is_the_monitor_class(compose) -> None:
     assert mon.p_value == pytest.approx(p_vec, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_in_process_draws_match_the_real_stack(compose, tmp_path: Path) -> None:
     # One arm over the OpenAI protocol, the other over Anthropic's: each carries the
     # replicate differently (seed vs metadata.user_id) and the draws must follow.
@@ -130,6 +133,7 @@ def test_in_process_draws_match_the_real_stack(compose, tmp_path: Path) -> None:
     assert pd.read_csv(tmp_path / "calibration_http.csv").shape[0] == 1
 
 
+@pytest.mark.slow
 def test_cli_runs_a_calibration(tmp_path: Path) -> None:
     proc = run_cli(
         [

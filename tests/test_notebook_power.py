@@ -17,6 +17,7 @@ def _outputs(nb: nbformat.NotebookNode) -> list[dict]:
     return [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
 
 
+@pytest.mark.slow
 def test_power_notebook_plans_from_rates_and_a_pilot(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

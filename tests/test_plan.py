@@ -109,6 +109,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_cli_prints_the_plan_and_fails_in_one_line() -> None:
     ok = _cli("experiment=ab_sonnet_vs_qwen", "tasks.limit=40", "plan.mde=0.08")
     assert ok.returncode == 0, ok.stderr[-2000:]

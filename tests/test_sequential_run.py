@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from harness.analysis.frames import trials_frame
 from harness.analysis.sequential import monitor_from_trials
 from harness.runner import run_experiment
 from harness.store.reader import open_results
+
+pytestmark = pytest.mark.slow  # real simulator, verifier and DuckDB
 
 # Arms far apart so a handful of discordant tasks is overwhelming evidence; a wide mixing
 # prior (τ = 0.3) reaches p < 0.05 after ~6 pairs all won by one arm.

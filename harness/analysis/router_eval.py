@@ -11,7 +11,9 @@ the task is the unit of inference, so replicates are first averaged per task):
 * ``cost_per_trial`` — mean over tasks of the per-task mean cost (USD).
 * Reference arms, chosen once on the full sample among the fixed arms
   (``router == "fixed"``): *cheap* = the lowest ``cost_per_trial``, *best* =
-  the highest ``success`` (ties: the cheaper one).
+  the highest ``success`` (ties: the cheaper one). Their identity is held
+  fixed in the bootstrap; picking *best* as the sample maximum flatters it
+  when several fixed arms are close (winner's curse), which biases PGR down.
 * ``pgr`` (performance gap recovered, RouteLLM's PGR) =
   ``(q_arm − q_cheap) / (q_best − q_cheap)``: 0 = as good as the cheapest
   model, 1 = as good as the best.

@@ -232,3 +232,21 @@ def test_request_stop_first_wins(tmp_path) -> None:
     assert s.request_stop("budget_stopped", "run cap reached")
     assert not s.request_stop("early_stopped", "p < 0.05", cancel_in_flight=True)
     assert (s.stop_status, s.stop_reason, cancelled) == ("budget_stopped", "run cap reached", [])
+
+
+async def test_waiters_wake_when_the_last_hold_settles_despite_float_residue() -> None:
+    """Holds of different sizes settled out of order leave a float residue (1e-16):
+    "nothing in flight" must still be exact, or waiters sleep forever."""
+    reqs = [_req(1000 + 7 * i, 1000 + 13 * i) for i in range(7)]
+    held = [_worst(r) for r in reqs]
+    b = Budget(_pricer(), run_usd=sum(held) + 0.5 * held[0])
+    res = [b.reserve("m", r) for r in reqs]
+    with pytest.raises(BudgetCapError):
+        b.reserve("m", reqs[0])
+    waiter = asyncio.create_task(b.wait_for_room(held[0]))
+    for r in reversed(res):
+        b.settle(r, r.amount_usd * 0.9)
+    assert b.held_usd == 0.0
+    # spent (0.9 of all holds) + the next hold no longer fits, but nothing is in
+    # flight: the waiter must return (its retry is then refused as final).
+    await asyncio.wait_for(waiter, 2.0)

@@ -256,6 +256,9 @@ class Budget:
             self._scopes.append(_Scope("month", monthly_usd, prior.month, month0))
         self._lock = threading.Lock()
         self._held = 0.0
+        # Holds are counted as well as summed: float sums of holds do not return
+        # to exactly 0, and "nothing in flight" must be exact or waiters sleep forever.
+        self._holds = 0
         self._spent: dict[tuple[str, datetime | None], float] = {}
         self._spent_total = 0.0
         self._unknown = 0
@@ -365,6 +368,7 @@ class Budget:
                     self._wake_all()
                 raise err
             self._held += amount
+            self._holds += 1
         return Reservation(model_key, amount)
 
     def settle(self, reservation: Reservation, cost_usd: float | None) -> None:
@@ -375,7 +379,8 @@ class Budget:
         day0, month0 = period_starts(now)
         actual = reservation.amount_usd if cost_usd is None else float(cost_usd)
         with self._lock:
-            self._held = max(0.0, self._held - reservation.amount_usd)
+            self._holds = max(0, self._holds - 1)
+            self._held = max(0.0, self._held - reservation.amount_usd) if self._holds else 0.0
             if cost_usd is None:
                 self._unknown += 1
             self._spent_total += actual
@@ -404,7 +409,7 @@ class Budget:
                 self._waiters = [w for w in self._waiters if w[1] is not fut]
 
     def _ready(self, amount: float, now: datetime) -> bool:
-        if self._exhausted is not None or self._held <= 0:
+        if self._exhausted is not None or self._holds == 0:
             return True
         return all(self._scope_spent(s, now) + self._held + amount <= s.cap for s in self._scopes)
 

@@ -235,18 +235,32 @@ def test_request_stop_first_wins(tmp_path) -> None:
 
 
 async def test_waiters_wake_when_the_last_hold_settles_despite_float_residue() -> None:
-    """Holds of different sizes settled out of order leave a float residue (1e-16):
+    """Holds settled in another order than taken can leave a float residue (1e-19):
     "nothing in flight" must still be exact, or waiters sleep forever."""
-    reqs = [_req(1000 + 7 * i, 1000 + 13 * i) for i in range(7)]
-    held = [_worst(r) for r in reqs]
-    b = Budget(_pricer(), run_usd=sum(held) + 0.5 * held[0])
+
+    def residue(amounts: list[float]) -> float:
+        held = 0.0
+        for x in amounts:
+            held += x
+        for x in reversed(amounts):
+            held = max(0.0, held - x)
+        return held
+
+    probe = Budget(_pricer(), run_usd=100.0)
+    for step in range(1, 200):  # find holds whose float sum does not return to 0
+        reqs = [_req(1000 + step * i, 1000 + 13 * i) for i in range(2)]
+        amounts = [probe.worst_case("m", r) for r in reqs]
+        if residue(amounts) > 0:
+            break
+    assert residue(amounts) > 0, "no residue case found: the test would prove nothing"
+    b = Budget(_pricer(), run_usd=sum(amounts) + 0.5 * amounts[0])
     res = [b.reserve("m", r) for r in reqs]
     with pytest.raises(BudgetCapError):
         b.reserve("m", reqs[0])
-    waiter = asyncio.create_task(b.wait_for_room(held[0]))
+    waiter = asyncio.create_task(b.wait_for_room(amounts[0]))
     for r in reversed(res):
         b.settle(r, r.amount_usd * 0.9)
     assert b.held_usd == 0.0
-    # spent (0.9 of all holds) + the next hold no longer fits, but nothing is in
+    # spent (0.9 of both holds) + the next hold no longer fits, but nothing is in
     # flight: the waiter must return (its retry is then refused as final).
     await asyncio.wait_for(waiter, 2.0)

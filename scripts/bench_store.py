@@ -75,7 +75,7 @@ def _rows(n: int, body_bytes: int, seed: int = 0) -> list[dict[str, Any]]:
                 "api_protocol": "anthropic",
                 "request_model": "claude-3-5-sonnet-20241022",
                 "response_model": "claude-3-5-sonnet-20241022" if ok else None,
-                "portfolio_model": "claude-3.5-sonnet",
+                "portfolio_model": "claude-3-5-sonnet",
                 "router": "fixed",
                 "route_reason": "arm sonnet",
                 "fallback_from": None,

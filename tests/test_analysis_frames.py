@@ -23,9 +23,9 @@ from harness.analysis.stats import wilson_ci
 from tests.test_analysis_synthetic import ArmSpec, write_run
 
 ARMS = {
-    "sonnet": ArmSpec("claude-3.5-sonnet", skill=1.0, cost_usd=0.01, llm_error_rate=0.1),
+    "sonnet": ArmSpec("claude-3-5-sonnet", skill=1.0, cost_usd=0.01, llm_error_rate=0.1),
     "qwen": ArmSpec(
-        "qwen-2.5-coder", skill=0.0, cost_usd=0.002, retry_rate=0.3, usage_missing_rate=0.2
+        "qwen-2-5-coder", skill=0.0, cost_usd=0.002, retry_rate=0.3, usage_missing_rate=0.2
     ),
 }
 

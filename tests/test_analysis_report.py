@@ -15,9 +15,9 @@ from tests.conftest import REPO
 from tests.test_analysis_synthetic import ArmSpec, write_run
 
 ARMS = {
-    "sonnet": ArmSpec("claude-3.5-sonnet", skill=2.5, cost_usd=0.01, llm_error_rate=0.05),
+    "sonnet": ArmSpec("claude-3-5-sonnet", skill=2.5, cost_usd=0.01, llm_error_rate=0.05),
     "qwen": ArmSpec(
-        "qwen-2.5-coder", skill=-1.0, cost_usd=0.002, retry_rate=0.2, usage_missing_rate=0.1
+        "qwen-2-5-coder", skill=-1.0, cost_usd=0.002, retry_rate=0.2, usage_missing_rate=0.1
     ),
 }
 

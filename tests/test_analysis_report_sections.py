@@ -11,8 +11,8 @@ from harness.analysis.report import FEW_TASKS, build_report
 from tests.test_analysis_synthetic import ArmSpec, write_run
 
 ARMS = {
-    "sonnet": ArmSpec("claude-3.5-sonnet", skill=1.0, cost_usd=0.01),
-    "qwen": ArmSpec("qwen-2.5-coder", cost_usd=0.002, usage_missing_rate=0.25),
+    "sonnet": ArmSpec("claude-3-5-sonnet", skill=1.0, cost_usd=0.01),
+    "qwen": ArmSpec("qwen-2-5-coder", cost_usd=0.002, usage_missing_rate=0.25),
 }
 
 
@@ -119,9 +119,9 @@ def test_prompt_caching_saving_is_the_sum_of_the_calls(tmp_path: Path) -> None:
 def test_router_arms_get_their_section_and_figure(tmp_path: Path) -> None:
     pytest.importorskip("harness.analysis.router_eval")
     arms = {
-        "cheap": ArmSpec("qwen-2.5-coder", skill=-0.5, cost_usd=0.001),
-        "best": ArmSpec("claude-3.5-sonnet", skill=1.5, cost_usd=0.02),
-        "routed": ArmSpec("claude-3.5-sonnet", skill=1.0, cost_usd=0.006),
+        "cheap": ArmSpec("qwen-2-5-coder", skill=-0.5, cost_usd=0.001),
+        "best": ArmSpec("claude-3-5-sonnet", skill=1.5, cost_usd=0.02),
+        "routed": ArmSpec("claude-3-5-sonnet", skill=1.0, cost_usd=0.006),
     }
     run_dir = write_run(tmp_path, arms=arms, n_tasks=20, seed=10)
     rep = _report(run_dir, "UPDATE trials SET router = 'cost_optimized' WHERE arm = 'routed'")

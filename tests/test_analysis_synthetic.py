@@ -57,8 +57,8 @@ def write_run(
 ) -> Path:
     """Write one synthetic run; returns the run folder."""
     arms = arms or {
-        "sonnet": ArmSpec("claude-3.5-sonnet", skill=1.0, cost_usd=0.01, latency_ms=1500),
-        "qwen": ArmSpec("qwen-2.5-coder", skill=0.0, cost_usd=0.002, latency_ms=900),
+        "sonnet": ArmSpec("claude-3-5-sonnet", skill=1.0, cost_usd=0.01, latency_ms=1500),
+        "qwen": ArmSpec("qwen-2-5-coder", skill=0.0, cost_usd=0.002, latency_ms=900),
     }
     rng = np.random.default_rng(seed)
     run_dir = results / experiment / run_id

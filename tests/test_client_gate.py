@@ -81,9 +81,9 @@ async def test_refused_after_n_reservations_and_nothing_is_sent(models, sim) -> 
     rows: list[dict] = []
     gate = CountingGate(allow=2, amount=0.25)
     client = _client(models, sim, rows, gate)
-    outs = [await client.chat("qwen-2.5-coder", _req(), CTX) for _ in range(2)]
+    outs = [await client.chat("qwen-2-5-coder", _req(), CTX) for _ in range(2)]
     before = sim.stats()["total"]
-    refused = await client.chat("qwen-2.5-coder", _req(), CTX)
+    refused = await client.chat("qwen-2-5-coder", _req(), CTX)
     await client.aclose()
     assert all(o.error is None and not o.budget_refused for o in outs)
     assert refused.budget_refused and refused.response is None and refused.attempts == 0
@@ -103,25 +103,25 @@ async def test_one_reservation_covers_a_hops_retries(models, sim) -> None:
     gate = CountingGate(allow=10)
     client = _client(models, sim, rows, gate)
     sim.queue_faults(QWEN, ["500", "429:0.01"])
-    out = await client.chat("qwen-2.5-coder", _req(stream=True), CTX)
+    out = await client.chat("qwen-2-5-coder", _req(stream=True), CTX)
     await client.aclose()
     assert out.error is None and out.attempts == 3
     assert len(gate.reserved) == 1 and len(gate.settled) == 1
     assert [r["reserved_usd"] for r in rows] == [0.5] * 3
     (reservation, cost) = gate.settled[0]
-    assert reservation.model_key == "qwen-2.5-coder"
+    assert reservation.model_key == "qwen-2-5-coder"
     assert cost == pytest.approx(rows[-1]["cost_usd"]) and cost == pytest.approx(out.cost_usd)
 
 
 async def test_each_fallback_hop_reserves_and_settles(models, sim) -> None:
     rows: list[dict] = []
     gate = CountingGate(allow=10)
-    client = _client(models, sim, rows, gate, fallbacks={"qwen-2.5-coder": ["claude-3.5-sonnet"]})
+    client = _client(models, sim, rows, gate, fallbacks={"qwen-2-5-coder": ["claude-3-5-sonnet"]})
     sim.queue_faults(QWEN, ["500"] * 3)
-    out = await client.chat("qwen-2.5-coder", _req(), CTX)
+    out = await client.chat("qwen-2-5-coder", _req(), CTX)
     await client.aclose()
-    assert out.model == "claude-3.5-sonnet" and out.error is None
-    assert gate.reserved == [("qwen-2.5-coder", QWEN), ("claude-3.5-sonnet", SONNET)]
+    assert out.model == "claude-3-5-sonnet" and out.error is None
+    assert gate.reserved == [("qwen-2-5-coder", QWEN), ("claude-3-5-sonnet", SONNET)]
     # the failed hop cost nothing; the second costs what its row says
     assert [cost for _, cost in gate.settled] == pytest.approx([0.0, rows[-1]["cost_usd"]])
 
@@ -129,13 +129,13 @@ async def test_each_fallback_hop_reserves_and_settles(models, sim) -> None:
 async def test_a_refused_fallback_hop_ends_the_call(models, sim) -> None:
     rows: list[dict] = []
     gate = CountingGate(allow=1)
-    client = _client(models, sim, rows, gate, fallbacks={"qwen-2.5-coder": ["claude-3.5-sonnet"]})
+    client = _client(models, sim, rows, gate, fallbacks={"qwen-2-5-coder": ["claude-3-5-sonnet"]})
     sim.queue_faults(QWEN, ["500"] * 3)
-    out = await client.chat("qwen-2.5-coder", _req(), CTX)
+    out = await client.chat("qwen-2-5-coder", _req(), CTX)
     await client.aclose()
     assert out.budget_refused and isinstance(out.error, BudgetRefusedError)
-    assert out.model == "claude-3.5-sonnet" and out.fallbacks == 1 and out.attempts == 3
-    assert {r["portfolio_model"] for r in rows} == {"qwen-2.5-coder"}
+    assert out.model == "claude-3-5-sonnet" and out.fallbacks == 1 and out.attempts == 3
+    assert {r["portfolio_model"] for r in rows} == {"qwen-2-5-coder"}
     assert len(gate.settled) == 1
 
 
@@ -144,7 +144,7 @@ async def test_cancelled_mid_request_settles_with_unknown_cost(models, sim) -> N
     gate = CountingGate(allow=10)
     client = _client(models, sim, rows, gate)
     sim.queue_faults(QWEN, ["hang:3"])
-    task = asyncio.create_task(client.chat("qwen-2.5-coder", _req(), CTX))
+    task = asyncio.create_task(client.chat("qwen-2-5-coder", _req(), CTX))
     await asyncio.sleep(0.3)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -152,5 +152,5 @@ async def test_cancelled_mid_request_settles_with_unknown_cost(models, sim) -> N
     await client.aclose()
     # the provider may bill a request it received: the hold is kept (None), not released
     assert [cost for _, cost in gate.settled] == [None]
-    lim = client.limiter("qwen-2.5-coder")
+    lim = client.limiter("qwen-2-5-coder")
     assert lim is None or lim.in_flight == 0

@@ -14,9 +14,9 @@ SEED_MODELS = {
     "gpt-4-turbo",
     "gpt-4o",
     "claude-3-opus",
-    "claude-3.5-sonnet",
-    "gemini-1.5-pro",
-    "qwen-2.5-coder",
+    "claude-3-5-sonnet",
+    "gemini-1-5-pro",
+    "qwen-2-5-coder",
     "deepseek-coder",
     "llama-3-70b",
 }
@@ -45,7 +45,7 @@ def test_ab_experiment_shape(compose) -> None:
     assert models[cfg.arms.qwen.model].protocol == "openai"
     assert models[cfg.arms.qwen.model].provider == "openrouter"
     # one override moves Qwen to a self-hosted server
-    cfg2 = compose(["experiment=ab_sonnet_vs_qwen", "arms.qwen.model=qwen-2.5-coder-vllm"])
+    cfg2 = compose(["experiment=ab_sonnet_vs_qwen", "arms.qwen.model=qwen-2-5-coder-vllm"])
     m = cfg2.portfolio.models[cfg2.arms.qwen.model]
     assert (
         m.provider == "vllm" and m.api_key_env is None and m.api_base.startswith("http://localhost")
@@ -114,3 +114,12 @@ def test_help_works_without_running() -> None:
     proc = run_cli(["--help"], timeout=60)
     assert proc.returncode == 0
     assert "experiment" in proc.stdout
+
+
+def test_every_portfolio_model_can_be_overridden_from_the_command_line(compose) -> None:
+    # Hydra's override grammar cannot address a key with a dot in it.
+    models = list(compose([]).portfolio.models)
+    cfg = compose([f"portfolio.models.{m}.context_window={1000 + i}" for i, m in enumerate(models)])
+    assert [cfg.portfolio.models[m].context_window for m in models] == [
+        1000 + i for i in range(len(models))
+    ]

@@ -56,7 +56,7 @@ def test_seed_prices_match_the_seed_document(models) -> None:
     # Seed §5.1 list prices per 1M input / output tokens.
     pricer = Pricer(models)
     million = Usage(input_tokens=1_000_000, output_tokens=0)
-    assert pricer.price("claude-3.5-sonnet", million).cost_usd == pytest.approx(3.0)
+    assert pricer.price("claude-3-5-sonnet", million).cost_usd == pytest.approx(3.0)
     assert pricer.price("gpt-4-turbo", million).cost_usd == pytest.approx(10.0)
     assert pricer.price("claude-3-opus", million).cost_usd == pytest.approx(15.0)
 
@@ -66,7 +66,7 @@ def test_config_override_and_missing_prices(models) -> None:
     p = pricer.price("deepseek-coder", Usage(input_tokens=2_000_000, output_tokens=1_000_000))
     assert (p.source, p.version, p.cache_savings_usd) == ("config", "config", 0.0)
     assert p.cost_usd == pytest.approx(2 * 0.14 + 0.28)
-    assert pricer.price("qwen-2.5-coder", Usage()).cost_usd is None  # no usage: no cost, not 0
+    assert pricer.price("qwen-2-5-coder", Usage()).cost_usd is None  # no usage: no cost, not 0
     m = models["deepseek-coder"]
     unknown = {
         "x": type(m)(
@@ -95,7 +95,7 @@ def test_cache_reads_and_writes_priced_at_their_own_rates(models) -> None:
     # Anthropic bills cache writes above the input rate and reads below it; both
     # at genai-prices' own rates, and the savings against the uncached price.
     pricer = Pricer(models)
-    m = models["claude-3.5-sonnet"]
+    m = models["claude-3-5-sonnet"]
     rng = random.Random(11)
     for _ in range(200):
         inp = rng.randint(1, 200_000)
@@ -113,14 +113,14 @@ def test_cache_reads_and_writes_priced_at_their_own_rates(models) -> None:
             GPUsage(input_tokens=inp, output_tokens=out), model_ref=m.model_id,
             provider_id=m.provider,
         )  # fmt: skip
-        got = pricer.price("claude-3.5-sonnet", usage)
+        got = pricer.price("claude-3-5-sonnet", usage)
         assert got.cost_usd == pytest.approx(float(want.total_price), rel=1e-12, abs=1e-12)
         assert got.cache_savings_usd == pytest.approx(
             float(plain.total_price - want.total_price), rel=1e-9, abs=1e-12
         )
     # Worked case: $3 in, $0.30 read, $3.75 write, $15 out per Mtok.
     got = pricer.price(
-        "claude-3.5-sonnet",
+        "claude-3-5-sonnet",
         Usage(input_tokens=1000, output_tokens=100, cached_input_tokens=200,
               cache_write_tokens=300),
     )  # fmt: skip
@@ -128,7 +128,7 @@ def test_cache_reads_and_writes_priced_at_their_own_rates(models) -> None:
     assert got.cache_savings_usd == pytest.approx((200 * (3 - 0.3) - 300 * (3.75 - 3)) / 1e6)
     assert (
         pricer.price(
-            "claude-3.5-sonnet", Usage(input_tokens=10, output_tokens=1, cached_input_tokens=11)
+            "claude-3-5-sonnet", Usage(input_tokens=10, output_tokens=1, cached_input_tokens=11)
         ).cost_usd
         is None
     )  # more cached than sent: refused, not guessed

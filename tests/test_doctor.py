@@ -132,7 +132,7 @@ def test_experiment_checks_only_its_arms(
         monkeypatch.delenv(var, raising=False)
     assert main(["endpoints=live", "experiment=ab_sonnet_vs_qwen"]) == 1
     out = capsys.readouterr().out
-    assert set(rows(out)) == {"claude-3.5-sonnet", "qwen-2.5-coder"}
+    assert set(rows(out)) == {"claude-3-5-sonnet", "qwen-2-5-coder"}
     assert "missing API key env var(s): ANTHROPIC_API_KEY, OPENROUTER_API_KEY" in out
 
 
@@ -149,14 +149,14 @@ def test_planted_key_never_printed(
     changes = {k: {"api_base": f"{sim.url}{suffix[m.protocol]}"} for k, m in portfolio.items()}
     dead = "claude-3-opus"
     changes[dead] = {"api_base": f"http://127.0.0.1:{closed_port()}"}
-    changes["gemini-1.5-pro"]["model_id"] = "gemini-0-nope"
+    changes["gemini-1-5-pro"]["model_id"] = "gemini-0-nope"
     code = main(["endpoints=live", *portfolio_overrides(tmp_path, changes)])
     captured = capsys.readouterr()
     assert code == 1
     table = rows(captured.out)
     assert "unreachable" in table[dead]
-    assert "model not found" in table["gemini-1.5-pro"]
-    healthy = [k for k in portfolio if k not in (dead, "gemini-1.5-pro")]
+    assert "model not found" in table["gemini-1-5-pro"]
+    healthy = [k for k in portfolio if k not in (dead, "gemini-1-5-pro")]
     assert all(table[k].split()[4] == "ok" for k in healthy), captured.out
     assert "2 of" in captured.out
     assert PLANTED not in captured.out + captured.err
@@ -164,7 +164,7 @@ def test_planted_key_never_printed(
 
 async def test_probe_order_against_a_scripted_server(portfolio: dict[str, Any]) -> None:
     """Model endpoint, then the model list, then a 1-token chat; 401 is auth failed."""
-    vllm = portfolio["qwen-2.5-coder-vllm"]
+    vllm = portfolio["qwen-2-5-coder-vllm"]
     json_ct = {"content-type": "application/json"}
     listing = b'{"object":"list","data":[{"id":"Qwen/Qwen2.5-Coder-32B-Instruct"}]}'
     completion = (

@@ -71,7 +71,7 @@ def test_run_end_to_end_calls_match_simulator(sim, tmp_path: Path) -> None:
     # every trial's call count adds up to the calls table
     assert con.execute("SELECT sum(calls) FROM trials").fetchone()[0] == n_calls
     models = dict(con.execute("SELECT arm, any_value(model) FROM trials GROUP BY arm").fetchall())
-    assert models == {"sonnet": "claude-3.5-sonnet", "qwen": "qwen-2.5-coder"}
+    assert models == {"sonnet": "claude-3-5-sonnet", "qwen": "qwen-2-5-coder"}
     # costs are priced, tokens counted
     assert (
         con.execute("SELECT count(*) FROM calls WHERE status='ok' AND cost_usd IS NULL").fetchone()[

@@ -171,19 +171,19 @@ async def test_retries_exhausted_on_a_falls_back_to_b_across_protocols(
     rows: list[dict] = []
     client = make_client(
         seed_models, rows, sim_url=sim.url,
-        fallbacks={"qwen-2.5-coder": ["claude-3.5-sonnet"]},
+        fallbacks={"qwen-2-5-coder": ["claude-3-5-sonnet"]},
     )  # fmt: skip
     sim.queue_faults(QWEN, ["500", "500", "500"])
-    out = await client.chat("qwen-2.5-coder", req_for(QWEN, stream), CTX)
+    out = await client.chat("qwen-2-5-coder", req_for(QWEN, stream), CTX)
     await client.aclose()
     assert out.error is None and out.response is not None
-    assert out.model == "claude-3.5-sonnet" and out.fallbacks == 1 and out.attempts == 4
+    assert out.model == "claude-3-5-sonnet" and out.fallbacks == 1 and out.attempts == 4
     assert out.response.model.startswith("claude")
     assert [(r["portfolio_model"], r["status"], r["fallback_from"]) for r in rows] == [
-        ("qwen-2.5-coder", "error", None),
-        ("qwen-2.5-coder", "error", None),
-        ("qwen-2.5-coder", "error", None),
-        ("claude-3.5-sonnet", "ok", "qwen-2.5-coder"),
+        ("qwen-2-5-coder", "error", None),
+        ("qwen-2-5-coder", "error", None),
+        ("qwen-2-5-coder", "error", None),
+        ("claude-3-5-sonnet", "ok", "qwen-2-5-coder"),
     ]
     assert [r["attempt"] for r in rows] == [1, 2, 3, 1]
     assert rows[-1]["request_model"] == SONNET and SONNET in rows[-1]["request_body"]
@@ -198,12 +198,12 @@ async def test_a_chain_of_three_records_each_hop(seed_models, sim) -> None:
     sim.queue_faults(QWEN, ["503"] * 3)
     sim.queue_faults(SONNET, ["529"] * 3)
     out = await client.chat(
-        "qwen-2.5-coder", req_for(QWEN), CTX, fallbacks=["claude-3.5-sonnet", "gpt-4o"]
+        "qwen-2-5-coder", req_for(QWEN), CTX, fallbacks=["claude-3-5-sonnet", "gpt-4o"]
     )
     await client.aclose()
     assert out.error is None and out.model == "gpt-4o" and out.fallbacks == 2
-    assert [r["fallback_from"] for r in rows] == [None] * 3 + ["qwen-2.5-coder"] * 3 + [
-        "claude-3.5-sonnet"
+    assert [r["fallback_from"] for r in rows] == [None] * 3 + ["qwen-2-5-coder"] * 3 + [
+        "claude-3-5-sonnet"
     ]
 
 
@@ -212,10 +212,10 @@ async def test_the_last_error_is_kept_when_the_chain_is_exhausted(seed_models, s
     client = make_client(seed_models, rows, sim_url=sim.url)
     sim.queue_faults(QWEN, ["500"] * 3)
     sim.queue_faults(SONNET, ["500"] * 3)
-    out = await client.chat("qwen-2.5-coder", req_for(QWEN), CTX, fallbacks=["claude-3.5-sonnet"])
+    out = await client.chat("qwen-2-5-coder", req_for(QWEN), CTX, fallbacks=["claude-3-5-sonnet"])
     await client.aclose()
     assert isinstance(out.error, ServerError) and out.response is None
-    assert out.model == "claude-3.5-sonnet" and out.fallbacks == 1 and out.attempts == 6
+    assert out.model == "claude-3-5-sonnet" and out.fallbacks == 1 and out.attempts == 6
     assert len(rows) == 6
 
 
@@ -282,7 +282,7 @@ async def test_an_unsendable_request_does_not_fall_back(seed_models, sim) -> Non
     client = make_client(seed_models, rows, sim_url=sim.url)
     before = sim.stats()["total"]
     req = ChatRequest(model=QWEN, messages=(Message("user", "hi"),), extra={"x": object()})
-    out = await client.chat("qwen-2.5-coder", req, CTX, fallbacks=["claude-3.5-sonnet"])
+    out = await client.chat("qwen-2-5-coder", req, CTX, fallbacks=["claude-3-5-sonnet"])
     await client.aclose()
     assert isinstance(out.error, BadRequestError) and out.fallbacks == 0 and len(rows) == 1
     assert sim.stats()["total"] == before
@@ -307,7 +307,7 @@ def test_unknown_fallback_models_are_config_errors(seed_models) -> None:
 async def test_prepare_checks_the_keys_of_fallback_models(seed_models, monkeypatch) -> None:
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-test-0123456789")
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    client = make_client(seed_models, [], fallbacks={"qwen-2.5-coder": ["claude-3.5-sonnet"]})
+    client = make_client(seed_models, [], fallbacks={"qwen-2-5-coder": ["claude-3-5-sonnet"]})
     with pytest.raises(MissingCredentialsError, match="ANTHROPIC_API_KEY"):
-        client.prepare(["qwen-2.5-coder"])
+        client.prepare(["qwen-2-5-coder"])
     await client.aclose()

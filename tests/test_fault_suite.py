@@ -179,7 +179,7 @@ def test_broken_bodies_are_classified_and_logged(
                 sink=writer.add_call,
             )
             try:
-                for key in ("claude-3.5-sonnet",):
+                for key in ("claude-3-5-sonnet",):
                     req = ChatRequest(
                         model=models[key].model_id,
                         messages=(Message("user", "Write hello world in Python."),),

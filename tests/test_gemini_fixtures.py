@@ -386,7 +386,7 @@ async def test_google_errors_are_classified(
 ) -> None:
     srv, http = wire
     srv.reply(json_reply(name, status, headers))
-    req = ChatRequest(model="gemini-1.5-pro", messages=(Message("user", "x"),), stream=stream)
+    req = ChatRequest(model="gemini-1-5-pro", messages=(Message("user", "x"),), stream=stream)
     with pytest.raises(cls) as info:
         await gem(srv, http).chat(req)
     err = info.value

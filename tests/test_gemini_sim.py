@@ -233,15 +233,15 @@ async def test_client_sim_mode_uses_v1beta(sim: Any) -> None:
 
     cfg = compose_config([])
     models = {k: OmegaConf.to_object(v) for k, v in cfg.portfolio.models.items()}
-    assert models["gemini-1.5-pro"].protocol == "gemini"
+    assert models["gemini-1-5-pro"].protocol == "gemini"
     rows: list[dict[str, Any]] = []
     client = LLMClient(
         models=models, mode="sim", sim_url=sim.url, retry=RetryPolicy(),
         pricer=Pricer(models), sink=rows.append,
     )  # fmt: skip
     try:
-        assert client.adapter("gemini-1.5-pro").url == f"{sim.url}/v1beta/models"
-        out = await client.chat("gemini-1.5-pro", request(), CallContext(run_id="r"))
+        assert client.adapter("gemini-1-5-pro").url == f"{sim.url}/v1beta/models"
+        out = await client.chat("gemini-1-5-pro", request(), CallContext(run_id="r"))
     finally:
         await client.aclose()
     assert out.response is not None and out.response.content

@@ -122,26 +122,26 @@ async def test_a_cooling_model_is_skipped_and_reported_unavailable(models, sim) 
     client = _client(
         models, sim, rows,
         cooldown_failures=2, cooldown_window_s=60, cooldown_s=60,
-        fallbacks={"qwen-2.5-coder": ["claude-3.5-sonnet"]},
+        fallbacks={"qwen-2-5-coder": ["claude-3-5-sonnet"]},
     )  # fmt: skip
     sim.reset()
     sim.queue_faults(QWEN, ["500"] * 5)
-    first = await client.chat("qwen-2.5-coder", _req(QWEN), CTX)
+    first = await client.chat("qwen-2-5-coder", _req(QWEN), CTX)
     # two failures cooled Qwen down: the call moved on without spending its other retries
-    assert first.model == "claude-3.5-sonnet" and first.error is None
-    assert [r["portfolio_model"] for r in rows] == ["qwen-2.5-coder"] * 2 + ["claude-3.5-sonnet"]
-    assert not client.is_available("qwen-2.5-coder")
-    assert client.is_available("claude-3.5-sonnet")
-    assert client.health.cooldown_left("qwen-2.5-coder") > 50
+    assert first.model == "claude-3-5-sonnet" and first.error is None
+    assert [r["portfolio_model"] for r in rows] == ["qwen-2-5-coder"] * 2 + ["claude-3-5-sonnet"]
+    assert not client.is_available("qwen-2-5-coder")
+    assert client.is_available("claude-3-5-sonnet")
+    assert client.health.cooldown_left("qwen-2-5-coder") > 50
     # the next call goes straight to the fallback: no request reaches Qwen
     rows.clear()
     qwen_before = sim.stats()["by_model"].get(QWEN, {})
     assert sum(qwen_before.values()) == 2
-    second = await client.chat("qwen-2.5-coder", _req(QWEN), CTX)
+    second = await client.chat("qwen-2-5-coder", _req(QWEN), CTX)
     await client.aclose()
-    assert second.model == "claude-3.5-sonnet" and second.fallbacks == 1
+    assert second.model == "claude-3-5-sonnet" and second.fallbacks == 1
     assert [(r["portfolio_model"], r["fallback_from"]) for r in rows] == [
-        ("claude-3.5-sonnet", "qwen-2.5-coder")
+        ("claude-3-5-sonnet", "qwen-2-5-coder")
     ]
     assert sim.stats()["by_model"].get(QWEN, {}) == qwen_before
     sim.reset()
@@ -152,20 +152,20 @@ async def test_a_cooling_model_without_an_available_fallback_is_still_tried(mode
     client = _client(models, sim, rows, cooldown_failures=1, cooldown_s=60)
     sim.reset()
     sim.queue_faults(QWEN, ["500"])
-    out = await client.chat("qwen-2.5-coder", _req(QWEN), CTX)
+    out = await client.chat("qwen-2-5-coder", _req(QWEN), CTX)
     # cooled after the first failure, but with nowhere to go it kept retrying
-    assert out.error is None and out.model == "qwen-2.5-coder" and out.attempts == 2
-    assert not client.is_available("qwen-2.5-coder")
-    again = await client.chat("qwen-2.5-coder", _req(QWEN), CTX)
+    assert out.error is None and out.model == "qwen-2-5-coder" and out.attempts == 2
+    assert not client.is_available("qwen-2-5-coder")
+    again = await client.chat("qwen-2-5-coder", _req(QWEN), CTX)
     await client.aclose()
-    assert again.error is None and again.model == "qwen-2.5-coder"
+    assert again.error is None and again.model == "qwen-2-5-coder"
 
 
 async def test_defaults_never_cool_down(models, sim) -> None:
     rows: list[dict] = []
     client = _client(models, sim, rows)
     sim.queue_faults(QWEN, ["500"] * 4)
-    out = await client.chat("qwen-2.5-coder", _req(QWEN), CTX)
+    out = await client.chat("qwen-2-5-coder", _req(QWEN), CTX)
     await client.aclose()
     assert out.error is None and out.attempts == 5
-    assert client.is_available("qwen-2.5-coder")
+    assert client.is_available("qwen-2-5-coder")

@@ -16,7 +16,7 @@ from harness.llm.types import ChatRequest, Message
 pytestmark = pytest.mark.paid
 
 
-@pytest.mark.parametrize("key", ["claude-3.5-sonnet", "qwen-2.5-coder"])
+@pytest.mark.parametrize("key", ["claude-3-5-sonnet", "qwen-2-5-coder"])
 @pytest.mark.parametrize("stream", [False, True])
 async def test_one_live_call(key: str, stream: bool) -> None:
     from harness.config.compose import compose_config

@@ -56,7 +56,7 @@ def _req(model_id: str, stream: bool) -> ChatRequest:
 
 
 @pytest.mark.parametrize(
-    ("key", "model_id"), [("qwen-2.5-coder", QWEN), ("claude-3.5-sonnet", SONNET)]
+    ("key", "model_id"), [("qwen-2-5-coder", QWEN), ("claude-3-5-sonnet", SONNET)]
 )
 @pytest.mark.parametrize("stream", [False, True])
 async def test_retries_honour_retry_after_and_log_every_attempt(
@@ -84,7 +84,7 @@ async def test_gives_up_after_max_attempts(models, sim) -> None:
     rows: list[dict] = []
     client = _client(models, sim, rows, max_attempts=3)
     sim.queue_faults(QWEN, ["500", "503", "500"])
-    out = await client.chat("qwen-2.5-coder", _req(QWEN, False), CallContext(run_id="r"))
+    out = await client.chat("qwen-2-5-coder", _req(QWEN, False), CallContext(run_id="r"))
     await client.aclose()
     assert out.response is None and isinstance(out.error, ServerError)
     assert out.attempts == 3 and len(rows) == 3
@@ -96,7 +96,7 @@ async def test_live_mode_names_missing_keys(models, monkeypatch) -> None:
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
     client = LLMClient(models=models, mode="live", retry=RetryPolicy(), pricer=Pricer(models))
     with pytest.raises(MissingCredentialsError, match="ANTHROPIC_API_KEY, OPENROUTER_API_KEY"):
-        client.prepare(["claude-3.5-sonnet", "qwen-2.5-coder", "qwen-2.5-coder-vllm"])
+        client.prepare(["claude-3-5-sonnet", "qwen-2-5-coder", "qwen-2-5-coder-vllm"])
     await client.aclose()
 
 
@@ -107,7 +107,7 @@ async def test_unsendable_request_is_one_logged_failure_without_retry(models, si
     client = _client(models, sim, rows)
     before = sim.stats()["total"]
     req = ChatRequest(model=QWEN, messages=(Message("user", "hi"),), extra={"not_json": object()})
-    out = await client.chat("qwen-2.5-coder", req, CallContext(run_id="r"))
+    out = await client.chat("qwen-2-5-coder", req, CallContext(run_id="r"))
     await client.aclose()
     assert isinstance(out.error, BadRequestError) and out.attempts == 1
     assert [(r["status"], r["error_kind"]) for r in rows] == [("error", "bad_request")]
@@ -120,6 +120,6 @@ async def test_logged_request_body_is_what_was_sent(models, sim) -> None:
     rows: list[dict] = []
     client = _client(models, sim, rows)
     req = _req(QWEN, False)
-    await client.chat("qwen-2.5-coder", req, CallContext(run_id="r"))
+    await client.chat("qwen-2-5-coder", req, CallContext(run_id="r"))
     await client.aclose()
-    assert json.loads(rows[0]["request_body"]) == client.adapter("qwen-2.5-coder").request_body(req)
+    assert json.loads(rows[0]["request_body"]) == client.adapter("qwen-2-5-coder").request_body(req)

@@ -39,8 +39,8 @@ def test_plan_from_simulator_profiles_is_the_power_module_on_the_true_probabilit
     # Independently: the true per-task probabilities of the two profiles.
     settings = settings_from_config(cfg.sim, cfg.portfolio.models)
     tasks = load_tasks(__import__("omegaconf").OmegaConf.to_object(cfg))
-    p_a = [probability(settings.profiles["claude-3.5-sonnet"], t) for t in tasks]
-    p_b = [probability(settings.profiles["qwen-2.5-coder"], t) for t in tasks]
+    p_a = [probability(settings.profiles["claude-3-5-sonnet"], t) for t in tasks]
+    p_b = [probability(settings.profiles["qwen-2-5-coder"], t) for t in tasks]
     truth = components_from_probabilities(p_a, p_b)
     assert plan.n_tasks == len(tasks) == 31
     sd = {"sd_between": truth["sd_between"], "sd_within": truth["sd_within"]}

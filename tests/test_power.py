@@ -229,3 +229,11 @@ def test_power_mcnemar_size_and_conservatism() -> None:
     assert size < power_mcnemar(164, 0.18, 0.18, midp=True) <= 0.055
     sd = math.sqrt(0.28 + 0.12 - 0.16**2)  # Var(d) of a paired 0/1 difference
     assert power_mcnemar(164, 0.28, 0.12) < power_paired(0.16, 164, sd_between=sd)
+
+
+def test_mde_with_two_tasks_is_nan_not_an_error() -> None:
+    # df = 1: scipy's noncentral t is NaN far in the tail; the report must still build
+    from harness.analysis.power import mde_paired
+
+    assert math.isnan(mde_paired(2, sd_between=0.7071, replicates=1))
+    assert math.isfinite(mde_paired(3, sd_between=0.7071, replicates=1))

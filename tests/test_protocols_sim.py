@@ -316,8 +316,8 @@ async def test_client_rows_carry_cache_and_reasoning_tokens(sim: Any) -> None:
 
     cfg = compose_config([])
     models = {k: OmegaConf.to_object(v) for k, v in cfg.portfolio.models.items()}
-    assert models["claude-3.5-sonnet"].prompt_cache is True
-    assert models["qwen-2.5-coder-llamacpp"].api_key_env is None
+    assert models["claude-3-5-sonnet"].prompt_cache is True
+    assert models["qwen-2-5-coder-llamacpp"].api_key_env is None
     rows: list[dict[str, Any]] = []
     client = LLMClient(
         models=models,
@@ -335,10 +335,10 @@ async def test_client_rows_carry_cache_and_reasoning_tokens(sim: Any) -> None:
         )
         ctx = CallContext(run_id="r", trial_id="t")
         for _ in range(2):
-            out = await client.chat("claude-3.5-sonnet", req, ctx)
+            out = await client.chat("claude-3-5-sonnet", req, ctx)
             assert out.response is not None
         qwen = dataclasses.replace(req, model=QWEN)
-        assert (await client.chat("qwen-2.5-coder-llamacpp", qwen, ctx)).response is not None
+        assert (await client.chat("qwen-2-5-coder-llamacpp", qwen, ctx)).response is not None
     finally:
         await client.aclose()
     first, second, third = rows

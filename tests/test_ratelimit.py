@@ -261,7 +261,7 @@ async def test_adapter_keeps_the_rate_headers_of_a_429(models, sim) -> None:
         pricer=Pricer(models),
     )  # fmt: skip
     sim.queue_faults(QWEN, ["429:0.3"])
-    adapter = client.adapter("qwen-2.5-coder")
+    adapter = client.adapter("qwen-2-5-coder")
     with pytest.raises(RateLimitError) as info:
         await adapter.chat(_req())
     ok = await adapter.chat(_req())
@@ -282,7 +282,7 @@ async def test_a_429_storm_shrinks_concurrency_and_every_call_completes(models, 
         sink=rows.append,
         reliability=rel,
     )
-    lim = client.limiter("qwen-2.5-coder")
+    lim = client.limiter("qwen-2-5-coder")
     assert lim is not None and lim.limit == 8
     sim.reset()
     sim.queue_faults(QWEN, ["429:0.05"] * 12)
@@ -290,7 +290,7 @@ async def test_a_429_storm_shrinks_concurrency_and_every_call_completes(models, 
     outs = await asyncio.gather(
         *(
             client.chat(
-                "qwen-2.5-coder", _req(stream=True), CallContext(run_id="r", trial_id=f"t{i}")
+                "qwen-2-5-coder", _req(stream=True), CallContext(run_id="r", trial_id=f"t{i}")
             )
             for i in range(calls)
         )

@@ -230,8 +230,8 @@ def test_report_html_in_headless_chromium(tmp_path: Path) -> None:
     from harness.report import rebuild
 
     arms = {
-        "sonnet": ArmSpec("claude-3.5-sonnet", skill=1.5, cost_usd=0.01),
-        "qwen": ArmSpec("qwen-2.5-coder", cost_usd=0.002, usage_missing_rate=0.1),
+        "sonnet": ArmSpec("claude-3-5-sonnet", skill=1.5, cost_usd=0.01),
+        "qwen": ArmSpec("qwen-2-5-coder", cost_usd=0.002, usage_missing_rate=0.1),
     }
     run_dir = write_run(tmp_path, arms=arms, n_tasks=24, seed=4)
     md = rebuild(run_dir)[0]

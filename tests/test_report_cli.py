@@ -14,7 +14,7 @@ from tests.conftest import REPO
 from tests.test_analysis_synthetic import ArmSpec, write_run
 from tests.test_report_html import assert_self_contained
 
-ARMS = {"sonnet": ArmSpec("claude-3.5-sonnet", skill=1.0), "qwen": ArmSpec("qwen-2.5-coder")}
+ARMS = {"sonnet": ArmSpec("claude-3-5-sonnet", skill=1.0), "qwen": ArmSpec("qwen-2-5-coder")}
 
 
 def test_one_run_rebuilt_in_place_and_to_out(tmp_path: Path) -> None:

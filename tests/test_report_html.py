@@ -92,8 +92,8 @@ SECTIONS = (
 def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     tmp = tmp_path_factory.mktemp("html")
     arms = {
-        "sonnet": ArmSpec("claude-3.5-sonnet", skill=1.5, cost_usd=0.01),
-        "qwen": ArmSpec("qwen-2.5-coder", cost_usd=0.002, usage_missing_rate=0.2),
+        "sonnet": ArmSpec("claude-3-5-sonnet", skill=1.5, cost_usd=0.01),
+        "qwen": ArmSpec("qwen-2-5-coder", cost_usd=0.002, usage_missing_rate=0.2),
     }
     run_dir = write_run(tmp, arms=arms, n_tasks=16, seed=3)
     con = duckdb.connect(str(run_dir / "harness.duckdb"), read_only=True)

@@ -39,8 +39,8 @@ def run_dir(tmp_path_factory):
     # Cache reads and writes: Anthropic breakpoints on the shared system prompt,
     # OpenAI's automatic prefix cache and a share reported cached. (Keys with a
     # dot cannot be named in a Hydra override.)
-    cfg.portfolio.models["claude-3.5-sonnet"].prompt_cache = True
-    cfg.sim.profiles["claude-3.5-sonnet"].cache_min_tokens = 10
+    cfg.portfolio.models["claude-3-5-sonnet"].prompt_cache = True
+    cfg.sim.profiles["claude-3-5-sonnet"].cache_min_tokens = 10
     cfg.sim.profiles["gpt-4o"].cache_min_tokens = 10
     cfg.sim.profiles["gpt-4o"].cached_share = 0.5
     d = tmp / "run"
@@ -53,7 +53,7 @@ def test_stored_costs_equal_genai_prices_for_the_stored_usage(run_dir) -> None:
     df = reprice(run_dir, run_pricer(run_dir))
     assert len(df) == 13 * 4  # 13 arms x 4 tasks, every call reported usage
     gp = df[df["stored_price_source"] == "genai-prices"]
-    assert {"claude-3.5-sonnet", "gpt-4o", "gemini-1.5-pro", "qwen-2.5-coder"} <= set(
+    assert {"claude-3-5-sonnet", "gpt-4o", "gemini-1-5-pro", "qwen-2-5-coder"} <= set(
         gp["portfolio_model"]
     )
     assert (gp["stored_price_version"] == genai_prices.__version__).all()

@@ -11,7 +11,7 @@ from harness.route_fit import fit_router, main, split_tasks, write_router_yaml
 from harness.store.reader import open_results
 from tests.conftest import run_cli
 
-FIXED = {"sonnet": "claude-3.5-sonnet", "qwen": "qwen-2.5-coder", "deepseek": "deepseek-coder"}
+FIXED = {"sonnet": "claude-3-5-sonnet", "qwen": "qwen-2-5-coder", "deepseek": "deepseek-coder"}
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_fit_matches_the_trials_and_round_trips(fit_run: Path, tmp_path: Path, c
     router = ArmRouting.from_config(cfg).routers["learned"]
     assert {c: list(ch) for c, ch in router.table.items()} == fit.table
     assert cfg.arms["learned"].chars_per_token == fit.chars_per_token
-    assert cfg.arms["learned"].capability.scores["qwen-2.5-coder"].keys() == set(fit.table)
+    assert cfg.arms["learned"].capability.scores["qwen-2-5-coder"].keys() == set(fit.table)
     assert sorted(t.task_id for t in load_tasks(cfg)) == fit.holdout_ids
 
 
@@ -135,10 +135,10 @@ defaults:
   - override /tasks: builtin
 experiment_name: routers
 arms:
-  sonnet: {model: claude-3.5-sonnet}
-  bandit: {router: bandit, candidates: [claude-3.5-sonnet, qwen-2.5-coder]}
-  rr: {router: round_robin, candidates: [claude-3.5-sonnet, qwen-2.5-coder]}
-  ab: {router: ab_split, candidates: [qwen-2.5-coder, deepseek-coder]}
+  sonnet: {model: claude-3-5-sonnet}
+  bandit: {router: bandit, candidates: [claude-3-5-sonnet, qwen-2-5-coder]}
+  rr: {router: round_robin, candidates: [claude-3-5-sonnet, qwen-2-5-coder]}
+  ab: {router: ab_split, candidates: [qwen-2-5-coder, deepseek-coder]}
 """
     )
     results = tmp_path / "results"
@@ -169,16 +169,16 @@ arms:
     assert {t[2] for t in trials} == set(fit.holdout_ids), "only the held-out tasks ran"
     assert len(trials) == 6 * len(fit.holdout_ids)
     candidates = {
-        "sonnet": ["claude-3.5-sonnet"],
-        "bandit": ["claude-3.5-sonnet", "qwen-2.5-coder"],
-        "rr": ["claude-3.5-sonnet", "qwen-2.5-coder"],
-        "ab": ["qwen-2.5-coder", "deepseek-coder"],
-        "learned": ["claude-3.5-sonnet", "qwen-2.5-coder", "deepseek-coder"],
+        "sonnet": ["claude-3-5-sonnet"],
+        "bandit": ["claude-3-5-sonnet", "qwen-2-5-coder"],
+        "rr": ["claude-3-5-sonnet", "qwen-2-5-coder"],
+        "ab": ["qwen-2-5-coder", "deepseek-coder"],
+        "learned": ["claude-3-5-sonnet", "qwen-2-5-coder", "deepseek-coder"],
         "cheap": [
             "gpt-4o",
-            "claude-3.5-sonnet",
-            "gemini-1.5-pro",
-            "qwen-2.5-coder",
+            "claude-3-5-sonnet",
+            "gemini-1-5-pro",
+            "qwen-2-5-coder",
             "deepseek-coder",
             "llama-3-70b",
         ],
@@ -194,4 +194,4 @@ arms:
             assert json.loads(cands) == candidates[arm]
         assert call_reason == trial_reason
     rr = [t[4] for t in trials if t[0] == "rr"]
-    assert abs(rr.count("qwen-2.5-coder") - rr.count("claude-3.5-sonnet")) <= 1
+    assert abs(rr.count("qwen-2-5-coder") - rr.count("claude-3-5-sonnet")) <= 1

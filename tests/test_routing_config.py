@@ -32,8 +32,8 @@ def test_fixed_arms_are_unchanged(compose) -> None:
     conf = _conf(compose, ["experiment=ab_sonnet_vs_qwen"])
     specs = build_trials(conf, load_suite("builtin")[:3])
     assert {(s.arm, s.model, s.models) for s in specs} == {
-        ("sonnet", "claude-3.5-sonnet", ("claude-3.5-sonnet",)),
-        ("qwen", "qwen-2.5-coder", ("qwen-2.5-coder",)),
+        ("sonnet", "claude-3-5-sonnet", ("claude-3-5-sonnet",)),
+        ("qwen", "qwen-2-5-coder", ("qwen-2-5-coder",)),
     }
     assert all(s.router == "fixed" for s in specs)
 
@@ -49,18 +49,18 @@ def test_every_policy_file_composes_as_an_arm(compose, tmp_path: Path) -> None:
     seed_map = routing.routers["task_map"]
     assert isinstance(seed_map, TaskMapRouter)
     assert set(seed_map.table) == set(CATEGORIES), "the seed's table covers every category"
-    assert seed_map.table["simple"] == ("qwen-2.5-coder", "llama-3-70b", "deepseek-coder")
+    assert seed_map.table["simple"] == ("qwen-2-5-coder", "llama-3-70b", "deepseek-coder")
 
 
 def test_arm_settings_override_a_policy_file(compose, tmp_path: Path) -> None:
     body = (
         "defaults:\n  - /router@arms.cap: capability\n"
-        "arms:\n  cap:\n    capability: {cost: 0.9}\n    candidates: [gpt-4o, qwen-2.5-coder]\n"
+        "arms:\n  cap:\n    capability: {cost: 0.9}\n    candidates: [gpt-4o, qwen-2-5-coder]\n"
     )
     arm = _conf(compose, _experiment(tmp_path, body)).arms["cap"]
     assert arm.router == "capability" and arm.capability.cost == 0.9
     assert arm.capability.coding.extra == 0.2, "the rest comes from the file"
-    assert arm.candidates == ["gpt-4o", "qwen-2.5-coder"]
+    assert arm.candidates == ["gpt-4o", "qwen-2-5-coder"]
 
 
 def test_top_level_router_is_every_arms_default(compose) -> None:
@@ -69,14 +69,14 @@ def test_top_level_router_is_every_arms_default(compose) -> None:
         [
             "experiment=ab_sonnet_vs_qwen",
             "router.router=round_robin",
-            "router.candidates=[gpt-4o,qwen-2.5-coder]",
+            "router.candidates=[gpt-4o,qwen-2-5-coder]",
             "arms.sonnet.model=null",
             "arms.qwen.model=null",
         ],
     )
     assert {a.router for a in conf.arms.values()} == {"round_robin"}
     specs = build_trials(conf, load_suite("builtin")[:2])
-    assert {s.models for s in specs} == {("gpt-4o", "qwen-2.5-coder")}
+    assert {s.models for s in specs} == {("gpt-4o", "qwen-2-5-coder")}
     assert {s.model for s in specs} == {""}, "routed at dispatch"
 
 
@@ -102,13 +102,13 @@ def test_top_level_router_is_every_arms_default(compose) -> None:
             "arms.qwen.task_map.table: unknown categories ['debugging']",
         ),
         (
-            ["arms.qwen.router=budget_aware", "arms.qwen.candidates=[gpt-4o,qwen-2.5-coder]"],
+            ["arms.qwen.router=budget_aware", "arms.qwen.candidates=[gpt-4o,qwen-2-5-coder]"],
             "arms.qwen.budget_aware.budget_usd",
         ),
         (
             [
                 "arms.qwen.router=ab_split",
-                "arms.qwen.candidates=[gpt-4o,qwen-2.5-coder]",
+                "arms.qwen.candidates=[gpt-4o,qwen-2-5-coder]",
                 "arms.qwen.ab_split.split_ratio=1.5",
             ],
             "split_ratio must be in",

@@ -62,7 +62,7 @@ def test_planted_keys_appear_nowhere_in_a_run(sim, tmp_path: Path) -> None:
     sim.queue_faults("*", ["500", "malformed", "429:0.05", "html", "cut", "empty"])
     results = tmp_path / "results"
     # A portfolio whose live endpoints are the simulator (keys with dots, like
-    # claude-3.5-sonnet, cannot be addressed by a command-line override).
+    # claude-3-5-sonnet, cannot be addressed by a command-line override).
     conf = tmp_path / "conf" / "portfolio"
     conf.mkdir(parents=True)
     (conf / "planted.yaml").write_text(

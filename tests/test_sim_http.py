@@ -318,7 +318,7 @@ def test_stats_count_every_request_by_model_and_status(client: httpx2.Client) ->
     assert stats["by_model"][QWEN] == {"429": 1, "500": 1, "200": 1}
     assert stats["by_model"][SONNET] == {"200": 1}
     assert stats["by_model"]["no-such-model"] == {"404": 1}
-    assert stats["by_profile"]["qwen-2.5-coder"] == {"429": 1, "500": 1, "200": 1}
+    assert stats["by_profile"]["qwen-2-5-coder"] == {"429": 1, "500": 1, "200": 1}
 
 
 def test_queued_status_faults(client: httpx2.Client) -> None:
@@ -434,7 +434,7 @@ async def test_pass_rate_matches_the_model_probability(sim: SimProcess, tasks: l
 
         for model, profile, protocol in (
             ("coin", "coin", "openai"),
-            (SONNET, "claude-3.5-sonnet", "anthropic"),
+            (SONNET, "claude-3-5-sonnet", "anthropic"),
         ):
             jobs = [(t, rep) for t in tasks for rep in range(3)]
             got = await asyncio.gather(*(correct(model, protocol, t, rep) for t, rep in jobs))

@@ -91,10 +91,10 @@ def test_humaneval_mutants_fail_their_tests() -> None:
     tasks = _humaneval()
     assert len(tasks) == 164
     behaviour = Behaviour(load_default_settings(seed=0), TaskIndex(tasks))
-    profile = behaviour.settings.profiles["qwen-2.5-coder"]
+    profile = behaviour.settings.profiles["qwen-2-5-coder"]
     programs = []
     for task in tasks:
-        draw = behaviour.draw("qwen-2.5-coder", profile, task, "0")
+        draw = behaviour.draw("qwen-2-5-coder", profile, task, "0")
         mutant = behaviour.code_for(task, dataclasses.replace(draw, correct=False))
         assert mutant != task.reference
         programs.append(f"{mutant}\n{task.tests}\ncheck({task.entry_point})\n")

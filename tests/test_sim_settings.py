@@ -29,9 +29,9 @@ SEED_PORTFOLIO = (
     "gpt-4-turbo",
     "gpt-4o",
     "claude-3-opus",
-    "claude-3.5-sonnet",
-    "gemini-1.5-pro",
-    "qwen-2.5-coder",
+    "claude-3-5-sonnet",
+    "gemini-1-5-pro",
+    "qwen-2-5-coder",
     "deepseek-coder",
     "llama-3-70b",
 )
@@ -53,16 +53,16 @@ def test_default_profiles_are_plausible() -> None:
     p = load_default_settings().profiles
     # Opus slowest, Qwen fastest; TTFT in the 0.4-1.5 s range.
     assert min(p.values(), key=lambda x: x.tokens_per_s) is p["claude-3-opus"]
-    assert max(p.values(), key=lambda x: x.tokens_per_s) is p["qwen-2.5-coder"]
+    assert max(p.values(), key=lambda x: x.tokens_per_s) is p["qwen-2-5-coder"]
     assert all(400 <= x.ttft_ms <= 1500 for x in p.values())
     # On an average code_generation task Sonnet beats Qwen which beats Llama 3 70B.
     task = Task("t", "s", "code_generation", "p", "f", "r", "t")
     rates = {k: probability(v, task) for k, v in p.items()}
-    assert rates["claude-3.5-sonnet"] > rates["qwen-2.5-coder"] > rates["llama-3-70b"]
+    assert rates["claude-3-5-sonnet"] > rates["qwen-2-5-coder"] > rates["llama-3-70b"]
     # Reasoning-heavy categories favour GPT-4 Turbo / Opus over the coder models.
     sec = dataclasses.replace(task, category="security")
     assert probability(p["claude-3-opus"], sec) - probability(p["claude-3-opus"], task) > 0
-    assert probability(p["qwen-2.5-coder"], sec) - probability(p["qwen-2.5-coder"], task) < 0
+    assert probability(p["qwen-2-5-coder"], sec) - probability(p["qwen-2-5-coder"], task) < 0
 
 
 def test_every_yaml_key_has_a_comment() -> None:

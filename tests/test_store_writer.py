@@ -67,7 +67,7 @@ def test_call_row_round_trips_with_types_and_nulls(db: Path) -> None:
         "api_protocol": "anthropic",
         "request_model": "claude-3-5-sonnet-20241022",
         "response_model": "claude-3-5-sonnet-20241022",
-        "portfolio_model": "claude-3.5-sonnet",
+        "portfolio_model": "claude-3-5-sonnet",
         "router": "fixed",
         "route_reason": "arm",
         "fallback_from": "gpt-4o",

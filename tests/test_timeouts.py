@@ -192,14 +192,14 @@ def seed_models():
 @pytest.mark.parametrize("stream", [False, True])
 async def test_the_simulators_hang_is_cut_and_retried(seed_models, sim, stream: bool) -> None:
     models = dict(seed_models)
-    models["qwen-2.5-coder"] = dataclasses.replace(
-        models["qwen-2.5-coder"], timeouts=ModelTimeouts(read=0.3)
+    models["qwen-2-5-coder"] = dataclasses.replace(
+        models["qwen-2-5-coder"], timeouts=ModelTimeouts(read=0.3)
     )
     rows: list[dict] = []
     client = _client(models, rows, mode="sim", sim_url=sim.url)
     sim.queue_faults(QWEN, ["hang:4"])
     t0 = time.monotonic()
-    out = await client.chat("qwen-2.5-coder", _req(QWEN, stream), CTX)
+    out = await client.chat("qwen-2-5-coder", _req(QWEN, stream), CTX)
     elapsed = time.monotonic() - t0
     await client.aclose()
     assert out.error is None and out.attempts == 2 and elapsed < 2.5
@@ -213,7 +213,7 @@ async def test_overrides_apply_to_their_model_only(seed_models, sim) -> None:
         models["gpt-4o"], timeouts=ModelTimeouts(connect=2, read=7, total=90)
     )
     client = _client(models, [], mode="sim", sim_url=sim.url)
-    tuned, plain = client.adapter("gpt-4o")._timeouts, client.adapter("qwen-2.5-coder")._timeouts
+    tuned, plain = client.adapter("gpt-4o")._timeouts, client.adapter("qwen-2-5-coder")._timeouts
     await client.aclose()
     assert (tuned.connect, tuned.read, tuned.total, tuned.write) == (2, 7, 90, plain.write)
     assert (plain.connect, plain.read, plain.total) == (5, 30, 60)

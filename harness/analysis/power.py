@@ -218,11 +218,17 @@ def _solve_effect(power_of: Any, power: float, scale: float) -> float:
     if scale == 0:
         return 0.0
     hi = scale
-    while power_of(hi) < power:
+    while (p_hi := power_of(hi)) < power:
         hi *= 2
         if hi > 1e6 * scale:
             return float("inf")
-    return float(optimize.brentq(lambda e: power_of(e) - power, 0.0, hi, xtol=1e-12 * scale))
+    if not math.isfinite(p_hi):
+        # scipy's noncentral t returns NaN far in its tail at tiny df (2 tasks): no answer
+        return float("nan")
+    try:
+        return float(optimize.brentq(lambda e: power_of(e) - power, 0.0, hi, xtol=1e-12 * scale))
+    except ValueError:  # a NaN met inside the bracket
+        return float("nan")
 
 
 def mde_paired(

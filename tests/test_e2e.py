@@ -228,3 +228,25 @@ def test_a_failed_sweep_job_does_not_sink_the_others(sim, tmp_path: Path) -> Non
     assert "harness: config error (job 0): tasks.limit must be >= 1" in proc.stderr
     assert "1 sweep job(s) failed" in proc.stderr
     assert len(list((tmp_path / "ab_sonnet_vs_qwen").glob("*/harness.duckdb"))) == 1
+
+
+def test_a_one_arm_run_collects_trajectories_and_reports(sim, tmp_path: Path) -> None:
+    # One arm is a legitimate experiment (collecting trajectories): nothing to
+    # compare or monitor, but the run and its report must still work.
+    proc = run_cli(
+        [
+            "experiment=bench_overhead",
+            "endpoints=sim",
+            f"endpoints.url={sim.url}",
+            "tasks.limit=4",
+            "verifier.enabled=true",
+            "runner.report=true",
+            f"results_dir={tmp_path}",
+        ]
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = _only_run_dir(tmp_path, "bench_overhead")
+    assert (run_dir / "report.html").exists()
+    con = duckdb.connect(str(run_dir / "harness.duckdb"), read_only=True)
+    row = con.execute("SELECT count(success), any_value(arm) FROM trials").fetchone()
+    assert row == (4, "qwen")

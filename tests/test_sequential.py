@@ -147,5 +147,9 @@ def test_monitor_from_config(compose) -> None:
     )
     with pytest.raises(ConfigError, match=r"monitor\.arms"):
         monitor_from_config(compose(["experiment=ab_sonnet_vs_qwen", "monitor.arms=[sonnet,x]"]))
+    # one arm (collecting trajectories): nothing to monitor, unless arms are named
+    assert monitor_from_config(compose(["experiment=bench_overhead"])) is None
+    with pytest.raises(ConfigError, match=r"monitor\.arms"):
+        monitor_from_config(compose(["experiment=bench_overhead", "monitor.arms=[qwen,x]"]))
     with pytest.raises(ConfigError, match="tau"):
         monitor_from_config(compose(["experiment=ab_sonnet_vs_qwen", "monitor.tau=0.7"]))

@@ -234,6 +234,8 @@ def monitor_from_config(cfg: Any) -> Monitor | None:
     if design != "paired":
         return None
     arms = list(cfg.arms)
+    if not mcfg.arms and len(arms) < 2:
+        return None  # one arm (e.g. collecting trajectories): nothing to compare
     chosen = list(mcfg.arms) if mcfg.arms else arms[:2]
     if len(chosen) != 2 or any(a not in arms for a in chosen) or chosen[0] == chosen[1]:
         raise ConfigError(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis.compare import compare_arms
+from harness.analysis.compare import DESIGN_COLUMNS, compare_arms
 from harness.analysis.html import Block, Heading, Items, Text, table
 from harness.analysis.report_format import (
     _drop,
@@ -34,24 +34,7 @@ from harness.analysis.report_optional import _optional
 __all__ = ["COMPARISON_COLUMNS", "MANY_PAIRS"]
 
 #: Columns of the comparison table every report renders (the design-aware contract).
-COMPARISON_COLUMNS: tuple[str, ...] = (
-    "arm_a",
-    "arm_b",
-    "metric",
-    "category",
-    "n_tasks",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "p_adjusted",
-    "method",
-    "why",
-    "effect_name",
-    "effect",
-    "effect_lo",
-    "effect_hi",
-)
+COMPARISON_COLUMNS: tuple[str, ...] = DESIGN_COLUMNS
 
 
 #: Above this many arm pairs the reading is a summary, not one paragraph per pair.

@@ -203,3 +203,27 @@ def test_config_cache_write_rate_and_max_cost(models) -> None:
                       cache_write_tokens=write)  # fmt: skip
             cost = full.price(key, u).cost_usd
             assert cost is not None and cost <= bound * (1 + 1e-12), key
+
+
+def test_conditional_prices_equal_genai_prices_at_random_times(models) -> None:
+    # Date- and time-conditional prices are picked per call and their flat rates
+    # cached per price: check against calc_price at many request times.
+    from datetime import UTC, datetime, timedelta
+
+    m = {"ds": _model(models, "deepseek-chat", "deepseek"), "q": models["qwen-2-5-coder"]}
+    pricer = Pricer(m)
+    rng = random.Random(11)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    seen = set()
+    for _ in range(300):
+        key = rng.choice(["ds", "q"])
+        when = start + timedelta(minutes=rng.randint(0, 3 * 365 * 24 * 60))
+        usage = Usage(input_tokens=rng.randint(1, 50_000), output_tokens=rng.randint(1, 5000))
+        want = calc_price(GPUsage(input_tokens=usage.input_tokens,
+                                  output_tokens=usage.output_tokens),
+                          model_ref=m[key].model_id, provider_id=m[key].provider,
+                          genai_request_timestamp=when)  # fmt: skip
+        got = pricer.price(key, usage, when)
+        assert got.cost_usd == pytest.approx(float(want.total_price), rel=1e-12, abs=1e-15)
+        seen.add((key, round(got.cost_usd / (usage.input_tokens + usage.output_tokens), 12)))
+    assert len({k for k, _ in seen}) == 2

@@ -111,6 +111,10 @@ class Pricer:
         # Flat per-token rates, looked up once per model: calc_price costs ~0.2 ms a
         # call. Only for models whose price has no date or tier conditions.
         self._flat: dict[str, Rates | None] = {}
+        # Models with date conditions (e.g. off-peak hours): the price in force is
+        # picked per call, and its flat rates are cached per price object.
+        self._conditional: dict[str, Any] = {}
+        self._rates_of: dict[int, tuple[Any, Rates | None]] = {}
 
     def price(self, model_key: str, usage: Usage, when: datetime | None = None) -> Price:
         """Cost of one call; ``cost_usd`` is None when usage or a price is missing.
@@ -171,7 +175,17 @@ class Pricer:
         if model_key not in self._flat and model_key not in self._missing:
             # One lookup fills the cache (or marks the model missing).
             self._calc(model_key, 1, 1, 0, 0, when)
-        return self._flat.get(model_key)
+        rates = self._flat.get(model_key)
+        if rates is not None:
+            return rates
+        info = self._conditional.get(model_key)
+        if info is None:
+            return None
+        mp = info.get_prices(when or datetime.now(UTC))
+        hit = self._rates_of.get(id(mp))
+        if hit is None or hit[0] is not mp:  # keep mp alive so its id stays unique
+            hit = self._rates_of[id(mp)] = (mp, _flat_rates(mp))
+        return hit[1]
 
     def _calc(
         self, model_key: str, inp: int, out: int, read: int, write: int, when: datetime | None
@@ -196,6 +210,8 @@ class Pricer:
             # A list of prices means date conditions: look those up per call.
             unconditional = not isinstance(calc.model.prices, list)
             self._flat[model_key] = _flat_rates(calc.model_price) if unconditional else None
+            if not unconditional:
+                self._conditional[model_key] = calc.model
         return float(calc.total_price)
 
 

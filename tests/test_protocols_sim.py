@@ -232,6 +232,19 @@ async def test_cache_expires_after_the_ttl(sim: Any, http: httpx2.AsyncClient) -
     assert (again.usage.cache_write_tokens, again.usage.cached_input_tokens) == (written, 0)
 
 
+async def test_sim_reset_forgets_cached_prefixes(sim: Any, http: httpx2.AsyncClient) -> None:
+    a = adapter(sim, http, "anthropic", prompt_cache=True)
+    req = ChatRequest(
+        model=SONNET,
+        messages=(Message("system", long_text("reset")), Message("user", PROMPT)),
+    )
+    written = (await a.chat(req)).usage.cache_write_tokens
+    assert written and (await a.chat(req)).usage.cached_input_tokens == written
+    sim.reset()
+    again = await a.chat(req)
+    assert (again.usage.cache_write_tokens, again.usage.cached_input_tokens) == (written, 0)
+
+
 def test_prompt_cache_rules() -> None:
     """The simulator's cache on a fake clock: min size, TTL refresh on hits, 128-token steps."""
     now = [0.0]

@@ -22,8 +22,8 @@ import pytest
 from tests.conftest import run_cli
 
 PLANTED = {
-    "ANTHROPIC_API_KEY": "sk-ant-PLANTED-a1b2c3d4e5f6g7h8i9j0",
-    "OPENROUTER_API_KEY": "sk-or-PLANTED-0j9i8h7g6f5e4d3c2b1a",
+    "ANTHROPIC_API_KEY": "PLANTED-anthropic-key-a1b2c3d4e5f6g7h8i9j0",
+    "OPENROUTER_API_KEY": "PLANTED-openrouter-key-0j9i8h7g6f5e4d3c2b1a",
 }
 
 PORTFOLIO = """

@@ -436,9 +436,9 @@ async def _run_async(
                 spec = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            spec = routing.dispatch(spec)  # route right before the call (H4)
+            spec = routing.dispatch(spec)  # route right before the call
             row = await one_trial(spec)
-            routing.observe(spec, row)  # feedback once verified (H4)
+            routing.observe(spec, row)  # feedback once verified
             if row is None:
                 return
             writer.add_trial(row)

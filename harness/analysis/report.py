@@ -6,16 +6,9 @@ runs' reports side by side (the members of a sweep, say); :func:`write_report`
 writes ``report.md``, ``report.html`` and the figures as PNG. A run against the
 simulator says so on the first line of every text.
 
-Some sections render functions that other modules provide (the design-aware
-comparison, the achieved MDE, the router evaluation). Each is looked up when
-the report is built; while one is not there, the report falls back (the plain
-pairwise comparison) or leaves its section out. Only the absence of that
-module or name is tolerated: an error inside it propagates.
-
 This module is the entry point and assembles the single-run report; the parts
 live next to it: :mod:`~harness.analysis.report_document` (the :class:`Report`
 record), :mod:`~harness.analysis.report_format` (cell formatting),
-:mod:`~harness.analysis.report_optional` (the look-up above),
 :mod:`~harness.analysis.report_compare` (comparison, why, reading),
 :mod:`~harness.analysis.report_sections` (errors, warnings, MDE, routers,
 caching) and :mod:`~harness.analysis.cross_report` (the report across runs).

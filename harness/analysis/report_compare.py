@@ -1,22 +1,19 @@
 """The report's comparison of arms: the table, why each test was chosen, and the reading.
 
-The table comes from :func:`harness.analysis.compare.compare_design` when that
-function is there and otherwise from :func:`~harness.analysis.compare.compare_arms`
-reshaped to :data:`COMPARISON_COLUMNS` (Holm-adjusted).
+The table comes from :func:`harness.analysis.compare.compare_design`, which picks
+each test from the run's design and adjusts p-values across the table.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from harness.analysis.compare import DESIGN_COLUMNS, compare_arms
+from harness.analysis.compare import DESIGN_COLUMNS, compare_design
 from harness.analysis.html import Block, Heading, Items, Text, table
 from harness.analysis.report_format import (
     _drop,
@@ -29,7 +26,6 @@ from harness.analysis.report_format import (
     _pct,
     _text_table,
 )
-from harness.analysis.report_optional import _optional
 
 __all__ = ["COMPARISON_COLUMNS", "MANY_PAIRS"]
 
@@ -41,83 +37,11 @@ COMPARISON_COLUMNS: tuple[str, ...] = DESIGN_COLUMNS
 MANY_PAIRS = 6
 
 
-_WHY = (
-    (
-        "on logs",
-        "cost and latency are positive and right-skewed: compared as a ratio of geometric "
-        "means of per-task means, t on the log scale ({pairing})",
-    ),
-    (
-        "mcnemar",
-        "paired binary outcome, one replicate: only tasks where the arms disagree carry "
-        "information; the exact conditional test is valid at any number of tasks",
-    ),
-    (
-        "paired t",
-        "paired design with replicates: replicates are averaged per task first and the "
-        "per-task differences are tested, so the task stays the unit",
-    ),
-    (
-        "fisher",
-        "split design, one replicate: two independent groups of tasks with binary "
-        "outcomes; exact test given the margins",
-    ),
-    (
-        "welch",
-        "split design with replicates: per-task success fractions of two independent "
-        "groups of tasks, variances not assumed equal",
-    ),
-)
-
-
-def _why(method: str) -> str:
-    low = method.lower()
-    for key, text in _WHY:
-        if key in low:
-            pairing = "paired on the task" if "paired" in low else "independent groups, Welch"
-            return text.format(pairing=pairing)
-    return ""
-
-
-def _holm(p: pd.Series) -> pd.Series:
-    from statsmodels.stats.multitest import multipletests
-
-    vals = pd.to_numeric(p, errors="coerce")
-    mask = vals.notna()
-    out = pd.Series(np.nan, index=p.index)
-    if mask.any():
-        out[mask] = multipletests(vals[mask].to_numpy(dtype=float), method="holm")[1]
-    return out
-
-
-def _legacy_comparison(
-    trials: pd.DataFrame, design: str, arms: Sequence[str], alpha: float
-) -> pd.DataFrame:
-    """compare_arms, reshaped to :data:`COMPARISON_COLUMNS` (Holm across all rows)."""
-    comp = compare_arms(trials, design if design in ("paired", "split") else "paired", arms, alpha)
-    out = comp.copy()
-    out["category"] = "all"
-    out["method"] = comp["test"].astype(str)
-    out["why"] = out["method"].map(_why)
-    out["p_adjusted"] = _holm(comp["p_value"])
-    # The estimate already is the effect (risk difference or ratio); no second size here.
-    out["effect_name"] = ""
-    out["effect"] = out["effect_lo"] = out["effect_hi"] = np.nan
-    return out[[*COMPARISON_COLUMNS, *(c for c in out.columns if c not in COMPARISON_COLUMNS)]]
-
-
 def _comparison(
     trials: pd.DataFrame, design: str, arms: Sequence[str], alpha: float, control: str | None
-) -> tuple[pd.DataFrame, str]:
-    """The comparison frame and which function produced it."""
-    compare_design = _optional("harness.analysis.compare", "compare_design")
-    if compare_design is None:
-        return _legacy_comparison(trials, design, arms, alpha), "compare_arms"
-    kwargs: dict[str, Any] = {}
-    if "arms" in inspect.signature(compare_design).parameters:
-        kwargs["arms"] = list(arms)  # config order, so "a vs b" reads as the experiment does
-    comp = compare_design(trials, design=design, control=control, alpha=alpha, **kwargs)
-    return comp, "compare_design"
+) -> pd.DataFrame:
+    """The design-aware comparison, arms in config order so "a vs b" reads as the experiment."""
+    return compare_design(trials, design=design, control=control, alpha=alpha, arms=list(arms))
 
 
 def _overall(comp: pd.DataFrame) -> pd.DataFrame:
@@ -309,7 +233,7 @@ def _comparison_section(
         The comparison frame (:data:`COMPARISON_COLUMNS` first), the blocks and
         the console lines.
     """
-    comp, source = _comparison(trials, design, arms, alpha, control)
+    comp = _comparison(trials, design, arms, alpha, control)
     order = {m: i for i, m in enumerate(dict.fromkeys(comp["metric"]))}
     shown = comp.sort_values("metric", key=lambda m: m.map(order), kind="stable")
     h, rows = _comparison_rows(shown)
@@ -317,8 +241,6 @@ def _comparison_section(
     fold = f"{len(rows)} comparisons (click to show)" if len(rows) > 40 else None
     blocks: list[Block] = [Heading(f"Comparison ({design} design)"), table(h, rows, fold=fold)]
     blocks += [Text("Why these tests:"), Items(tuple(_why_items(shown)))]
-    if source == "compare_arms":
-        blocks.append(Text("Adjusted p-values: Holm across every pair and metric of this table."))
     txt = ["", _text_table(*_drop(h, rows, "effect size [95% CI]"))]
     reading = _reading(comp, summary, alpha, simulated)
     blocks += [Heading("Reading"), *(Text(p) for p in reading)]

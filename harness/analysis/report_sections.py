@@ -19,7 +19,6 @@ import pandas as pd
 from harness.analysis.html import Block, Heading, Text, table
 from harness.analysis.report_compare import _overall
 from harness.analysis.report_format import _num, _ok, _p, _pct, _usd
-from harness.analysis.report_optional import _optional
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -93,13 +92,11 @@ def _replicates_as_tasks(
     For each compared pair with replicates, the naive analysis the harness
     refuses to do (paired: exact McNemar on (task, replicate) pairs; split:
     Fisher's exact test on all trials) next to the report's per-task p-value,
-    from :func:`harness.analysis.compare.replicate_sensitivity`. Empty while
-    that helper is not there.
+    from :func:`harness.analysis.compare.replicate_sensitivity`.
     """
-    helper = _optional("harness.analysis.compare", "replicate_sensitivity")
-    if helper is None:
-        return pd.DataFrame()
-    return _from_replicate_sensitivity(helper, trials, design, comp, alpha, control)
+    from harness.analysis.compare import replicate_sensitivity
+
+    return _from_replicate_sensitivity(replicate_sensitivity, trials, design, comp, alpha, control)
 
 
 def _from_replicate_sensitivity(
@@ -216,13 +213,15 @@ def _warnings(
 def _mde_blocks(
     trials: pd.DataFrame, alpha: float, control: str | None, arms: Sequence[str] | None = None
 ) -> tuple[list[Block], pd.DataFrame | None]:
-    fn = _optional("harness.analysis.power", "achieved_mde_table")
-    if fn is None:
-        return [], None
-    kwargs: dict[str, Any] = {}
-    if arms is not None and "arms" in inspect.signature(fn).parameters:
-        kwargs["arms"] = list(arms)  # the comparison table's order
-    mde = fn(trials, alpha=alpha, power=0.8, control=control, **kwargs)
+    from harness.analysis.power import achieved_mde_table
+
+    mde = achieved_mde_table(
+        trials,
+        alpha=alpha,
+        power=0.8,
+        control=control,
+        arms=list(arms) if arms is not None else None,  # the comparison table's order
+    )
     if mde is None or len(mde) == 0:
         return [], mde
     headers = ["comparison", "tasks", "replicates", "SD between tasks", "SD within", "MDE"]
@@ -262,12 +261,10 @@ def _router_blocks(
     routers = trials["router"].dropna().astype(str) if "router" in trials else pd.Series([])
     if not (routers != "fixed").any():
         return [], None, None
-    fn = _optional("harness.analysis.router_eval", "router_eval_table")
-    if fn is None:
-        return [], None, None
-    tab = fn(trials, n_boot=2000, seed=0)
-    fig_fn = _optional("harness.analysis.router_eval", "cost_quality_figure")
-    fig = fig_fn(tab) if fig_fn is not None else None
+    from harness.analysis.router_eval import cost_quality_figure, router_eval_table
+
+    tab = router_eval_table(trials, n_boot=2000, seed=0)
+    fig = cost_quality_figure(tab)
 
     def ci(r: Any, est: str, lo: str, hi: str, fmt: Callable[[Any], str]) -> str:
         if not _ok(r.get(est)):

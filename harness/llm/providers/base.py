@@ -139,6 +139,14 @@ class StreamState(ABC):
     """
 
     done: bool = False
+    terminal: ClassVar[str] = "its terminal event"
+    """What a complete stream ends with (named in the stream-cut error)."""
+
+    def ended(self, pending: bool) -> bool:
+        """Whether the stream was complete when the body ended (``pending``: a
+        partial event was left undecoded). Protocols without a terminal event
+        (Gemini) decide from what they saw instead."""
+        return self.done
 
     @abstractmethod
     def on_event(self, event: str, data: str) -> bool:
@@ -289,11 +297,23 @@ class ProviderAdapter(ABC):
                 model=req.model,
             ) from None
 
+    def call_url(self, req: ChatRequest) -> str:
+        """The URL of one call (Gemini puts the model and the method in it)."""
+        return self._url
+
+    def _in_band_error(self, text: str, req: ChatRequest) -> LLMError | None:
+        """A protocol's error carried in a non-stream body of a stream request, if any."""
+        return None
+
     async def _send(
         self, req: ChatRequest, payload: bytes, headers: dict[str, str]
     ) -> httpx2.Response:
         request = self._http.build_request(
-            "POST", self._url, content=payload, headers=headers, timeout=self._transport_timeout
+            "POST",
+            self.call_url(req),
+            content=payload,
+            headers=headers,
+            timeout=self._transport_timeout,
         )
         try:
             return await self._http.send(request, stream=True)
@@ -358,6 +378,9 @@ class ProviderAdapter(ABC):
                 if not raw.strip():
                     raise self._malformed("empty body (expected an event stream)", raw, status, req)
                 self._check_html(raw, ctype, status, req)
+                err = self._in_band_error(raw, req)
+                if err is not None:  # e.g. a 200 JSON error instead of a stream
+                    raise err
                 raise self._malformed(
                     "expected content type text/event-stream for a stream, "
                     f"got {ctype or 'none'!r}",
@@ -392,11 +415,11 @@ class ProviderAdapter(ABC):
                 if err.http_status is None:
                     err.http_status = status
                 raise
-            if not state.done:
-                if received == 0:
-                    raise self._malformed("empty body (expected an event stream)", "", status, req)
+            if received == 0:
+                raise self._malformed("empty body (expected an event stream)", "", status, req)
+            if not state.ended(bool(decoder.pending)):
                 raise StreamCutError(
-                    f"stream ended after {received} bytes without its terminal event",
+                    f"stream ended after {received} bytes without {state.terminal}",
                     provider=self.provider,
                     model=req.model,
                     http_status=status,

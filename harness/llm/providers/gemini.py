@@ -62,9 +62,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx2
@@ -74,18 +72,13 @@ from harness.errors import (
     BadRequestError,
     ContextLengthError,
     LLMError,
-    StreamCutError,
 )
 from harness.llm.providers.base import (
-    _SHAPE_BUGS,
     ProviderAdapter,
     ResponseShapeError,
     StreamState,
-    _drain,
-    _unexpected,
     as_count,
 )
-from harness.llm.sse import SSEDecoder
 from harness.llm.types import ChatRequest, ChatResponse, FinishReason, Message, ToolCall, Usage
 
 __all__ = [
@@ -519,96 +512,9 @@ class GeminiAdapter(ProviderAdapter):
 
     # -- transport: a per-call URL, and streams that end with their body ---------------
 
-    async def _send(
-        self, req: ChatRequest, payload: bytes, headers: dict[str, str]
-    ) -> httpx2.Response:
-        request = self._http.build_request(
-            "POST",
-            self.call_url(req),
-            content=payload,
-            headers=headers,
-            timeout=self._transport_timeout,
-        )
-        try:
-            return await self._http.send(request, stream=True)
-        except httpx2.HTTPError as exc:
-            raise self._transport_error(exc, req, started=False) from None
-
-    async def _call_stream(self, req: ChatRequest, payload: bytes, t0: float) -> ChatResponse:
-        # The base stops reading at a protocol's terminal event; Gemini has none, so
-        # this reads to the end of the body and then asks whether the answer finished.
-        response = await self._send(req, payload, self._headers_sse)
-        chunks: AsyncGenerator[bytes, None] | None = None
-        try:
-            status = response.status_code
-            if status >= 300:
-                try:
-                    raw = await response.aread()
-                except httpx2.HTTPError:
-                    raw = b""
-                raise self._http_error(response, self._scrub(raw.decode("utf-8", "replace")), req)
-            ctype = response.headers.get("content-type", "")
-            if "text/event-stream" not in ctype.lower():
-                raw_text = await self._read_rest(response, req)
-                if not raw_text.strip():
-                    raise self._malformed(
-                        "empty body (expected an event stream)", raw_text, status, req
-                    )
-                self._check_html(raw_text, ctype, status, req)
-                error = _error_object(raw_text)
-                if error is not None:  # a 200 JSON error instead of a stream
-                    raise self._in_body_error(error, raw_text, req)
-                raise self._malformed(
-                    "expected content type text/event-stream for a stream, "
-                    f"got {ctype or 'none'!r}",
-                    raw_text,
-                    status,
-                    req,
-                )
-            state = _GeminiStream(self, req)
-            decoder = SSEDecoder()
-            ttft: float | None = None
-            received = 0
-            last_data = ""
-            chunks = response.aiter_bytes()
-            try:
-                async for chunk in chunks:
-                    received += len(chunk)
-                    for event, data in decoder.feed(chunk):
-                        last_data = data
-                        if state.on_event(event, data) and ttft is None:
-                            ttft = (time.perf_counter() - t0) * 1000.0
-            except httpx2.HTTPError as exc:
-                raise self._transport_error(exc, req, started=True, received=received) from None
-            except ResponseShapeError as exc:
-                raise self._malformed(str(exc), last_data, status, req) from None
-            except _SHAPE_BUGS as exc:
-                raise self._malformed(_unexpected(exc), last_data, status, req) from None
-            except LLMError as err:
-                if err.http_status is None:
-                    err.http_status = status
-                raise
-            if received == 0:
-                raise self._malformed("empty body (expected an event stream)", "", status, req)
-            if not state.finished or decoder.pending:
-                raise StreamCutError(
-                    f"stream ended after {received} bytes without a finishReason",
-                    provider=self.provider,
-                    model=req.model,
-                    http_status=status,
-                )
-            state.done = True
-            await _drain(chunks)
-            resp = state.finish()
-        finally:
-            if chunks is not None:
-                await chunks.aclose()
-            await response.aclose()
-        resp.latency_ms = (time.perf_counter() - t0) * 1000.0
-        resp.ttft_ms = ttft
-        resp.http_status = status
-        resp.raw_body = self._scrub(resp.raw_body) if resp.raw_body else resp.raw_body
-        return resp
+    def _in_band_error(self, text: str, req: ChatRequest) -> LLMError | None:
+        error = _error_object(text)
+        return None if error is None else self._in_body_error(error, text, req)
 
 
 def _tool_output(content: str) -> dict[str, Any]:
@@ -628,6 +534,8 @@ def _model(data: dict[str, Any], req: ChatRequest) -> str:
 
 class _GeminiStream(StreamState):
     """Folds ``GenerateContentResponse`` chunks; complete once a finishReason arrived."""
+
+    terminal = "a finishReason"
 
     __slots__ = (
         "_adapter",
@@ -661,6 +569,12 @@ class _GeminiStream(StreamState):
     def finished(self) -> bool:
         """A chunk said the answer is over (a finishReason, or a blocked prompt)."""
         return self._finish is not None or self._blocked is not None
+
+    def ended(self, pending: bool) -> bool:
+        # No terminal event: read to the end of the body, then ask whether the
+        # answer finished (and no partial event was left).
+        self.done = self.finished and not pending
+        return self.done
 
     def on_event(self, event: str, data: str) -> bool:
         try:

@@ -90,25 +90,15 @@ async def run_trial(
     )
     # The router's fallbacks when it names some, else the configured chain.
     outcome = await client.chat(decision.model, req, ctx, fallbacks=decision.fallbacks or None)
-    row: dict[str, Any] = {
-        "trial_id": spec.trial_id,
-        "run_id": run_id,
-        "task_id": spec.task.task_id,
-        "task_suite": spec.task.suite,
-        "task_category": spec.task.category,
-        "arm": spec.arm,
-        "router": spec.router,
-        "model": outcome.model,
-        "routed_model": decision.model,
-        "route_reason": decision.reason,
-        "fallbacks": outcome.fallbacks,
-        "replicate": spec.replicate,
-        "assign_u": spec.assign_u,
-        "turns": 1,
-        "calls": outcome.attempts,
-        "cost_usd": outcome.cost_usd,
-        "started_at": started,
-    }
+    row = _trial_row(spec, run_id, decision, started)
+    row.update(
+        model=outcome.model,
+        routed_model=decision.model,
+        fallbacks=outcome.fallbacks,
+        turns=1,
+        calls=outcome.attempts,
+        cost_usd=outcome.cost_usd,
+    )
     resp = outcome.response
     if resp is None:
         err = outcome.error
@@ -143,6 +133,16 @@ def _route_error_row(
     spec: TrialSpec, run_id: str, decision: Decision, started: datetime
 ) -> dict[str, Any]:
     """The row of a trial no candidate could take: no call was made."""
+    row = _trial_row(spec, run_id, decision, started)
+    row.update(turns=0, calls=0, fallbacks=0, status="route_error", error=decision.reason)
+    row["finished_at"] = datetime.now(UTC)
+    return row
+
+
+def _trial_row(
+    spec: TrialSpec, run_id: str, decision: Decision, started: datetime
+) -> dict[str, Any]:
+    """The columns every ``trials`` row has, whatever happened to the trial."""
     return {
         "trial_id": spec.trial_id,
         "run_id": run_id,
@@ -154,11 +154,5 @@ def _route_error_row(
         "route_reason": decision.reason,
         "replicate": spec.replicate,
         "assign_u": spec.assign_u,
-        "turns": 0,
-        "calls": 0,
-        "fallbacks": 0,
-        "status": "route_error",
-        "error": decision.reason,
         "started_at": started,
-        "finished_at": datetime.now(UTC),
     }

@@ -7,6 +7,8 @@
     │   └── MissingCredentialsError  env var(s) for an API key not set
     ├── TaskError                    a task suite could not be loaded
     ├── BudgetExceededError          a hard budget would be exceeded
+    ├── SandboxError                 the sandbox failed (infrastructure, never the model's fault)
+    │   └── SandboxUnavailableError  no isolation backend works on this host
     └── LLMError                     a provider call failed (see ``kind``)
         ├── RateLimitError           429                       retryable, retry_after
         ├── OverloadedError          503 / 529 overloaded       retryable, retry_after
@@ -46,6 +48,8 @@ __all__ = [
     "ProviderConnectionError",
     "ProviderTimeoutError",
     "RateLimitError",
+    "SandboxError",
+    "SandboxUnavailableError",
     "ServerError",
     "StreamCutError",
     "TaskError",
@@ -72,6 +76,14 @@ class TaskError(HarnessError):
 
 class BudgetExceededError(HarnessError):
     """A call would take spend past a hard budget."""
+
+
+class SandboxError(HarnessError):
+    """The sandbox itself failed (could not start, died, broke its protocol): not a verdict."""
+
+
+class SandboxUnavailableError(SandboxError):
+    """No isolation backend works here; the message says why and how to enable one."""
 
 
 class LLMError(HarnessError):

@@ -243,6 +243,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
     elif cfg.endpoints.mode != "sim":
         raise ConfigError(f"endpoints.mode must be 'live' or 'sim', got {cfg.endpoints.mode!r}")
 
+    from harness.redact import Redactor, held_secrets
     from harness.store.writer import StoreWriter, read_completed_trials
 
     db_path = run_dir / DB_NAME
@@ -259,7 +260,9 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
 
     prior = _prior_spend(conf, db_path)
     sim = None
-    writer = StoreWriter(db_path, flush_interval_s=0.5)
+    # Every key this run holds is redacted from whatever it stores (a model may echo one).
+    redactor = Redactor(held_secrets(models))
+    writer = StoreWriter(db_path, flush_interval_s=0.5, redactor=redactor)
     try:
         sim_url = cfg.endpoints.url
         if cfg.endpoints.mode == "sim" and not sim_url:

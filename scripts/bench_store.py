@@ -18,6 +18,10 @@ sets it, with JSON-like request and response bodies of ``--body-bytes``
    lag (how late a 1 ms heartbeat wakes up: p99, max) while it does, next to
    the same heartbeat with no writer running.
 3. naive: ``--naive-rows`` rows, one parameterised INSERT (autocommit) each.
+
+``--secrets N`` gives the writers a redactor holding N planted keys (none of
+which occurs in the rows, the common case), to price the redaction every row
+goes through (``add_call`` time; compare with ``--secrets 0``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import duckdb
 
+from harness.redact import Redactor
 from harness.store.migrations import migrate
 from harness.store.writer import StoreWriter
 
@@ -112,11 +117,11 @@ def _us(values_ns: list[int]) -> dict[str, float]:
 
 
 async def _burst(
-    path: Path, rows: list[dict[str, Any]], warm: int, max_batch: int
+    path: Path, rows: list[dict[str, Any]], warm: int, max_batch: int, redactor: Redactor
 ) -> dict[str, Any]:
     times: list[int] = []
     clock = time.perf_counter_ns
-    with StoreWriter(path, max_batch=max_batch) as w:
+    with StoreWriter(path, max_batch=max_batch, redactor=redactor) as w:
         # First use of Arrow's allocator and DuckDB's appender costs ~0.3 s once;
         # a run pays it once too, so it is kept out of the steady-state figure.
         for row in rows[:warm]:
@@ -135,7 +140,12 @@ async def _burst(
 
 
 async def _paced(
-    path: Path, rows: list[dict[str, Any]], rate: float, seconds: float, max_batch: int
+    path: Path,
+    rows: list[dict[str, Any]],
+    rate: float,
+    seconds: float,
+    max_batch: int,
+    redactor: Redactor,
 ) -> dict[str, Any]:
     times: list[int] = []
     lags: list[float] = []
@@ -152,7 +162,7 @@ async def _paced(
     n = min(len(rows), int(rate * seconds))
     tick = 0.01  # add rate*tick rows every 10 ms
     per_tick = max(1, int(rate * tick))
-    with StoreWriter(path, max_batch=max_batch) as w:
+    with StoreWriter(path, max_batch=max_batch, redactor=redactor) as w:
         hb = asyncio.create_task(heartbeat())
         start = time.perf_counter()
         i = 0
@@ -211,26 +221,38 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rate", type=float, default=5000.0, help="paced rows per second")
     ap.add_argument("--seconds", type=float, default=2.0, help="paced duration")
     ap.add_argument("--naive-rows", type=int, default=1000, help="one-INSERT-per-row rows")
+    ap.add_argument("--secrets", type=int, default=0, help="planted keys to redact")
     args = ap.parse_args(argv)
+    redactor = Redactor(
+        {f"KEY_{i}": f"PLANTED-bench-key-{i:02d}-x7y8z9" for i in range(args.secrets)}
+    )
 
     n_rows = max(args.rows + args.warm, int(args.rate * args.seconds), args.naive_rows)
     rows = _rows(n_rows, args.body_bytes)
     size = sum(len(r["request_body"]) + len(r["response_body"]) for r in rows[:1000]) / 1000
     print(
         f"calls rows: {len(rows[0])} columns, bodies {size:.0f} bytes/row; "
-        f"duckdb {duckdb.__version__}"
+        f"duckdb {duckdb.__version__}; {args.secrets} secrets to redact"
     )
     with tempfile.TemporaryDirectory(prefix="bench_store_") as tmp:
         d = Path(tmp)
         b = asyncio.run(
-            _burst(d / "burst.duckdb", rows[: args.rows + args.warm], args.warm, args.max_batch)
+            _burst(
+                d / "burst.duckdb",
+                rows[: args.rows + args.warm],
+                args.warm,
+                args.max_batch,
+                redactor,
+            )
         )
         print(
             f"StoreWriter burst : {args.rows} rows in {b['total_s']:.2f} s = "
             f"{b['rows_per_s']:,.0f} rows/s (queued in {b['queue_s'] * 1e3:.0f} ms); "
             f"add_call mean {b['mean']:.2f} µs, p99 {b['p99']:.2f} µs, max {b['max']:.0f} µs"
         )
-        p = asyncio.run(_paced(d / "paced.duckdb", rows, args.rate, args.seconds, args.max_batch))
+        p = asyncio.run(
+            _paced(d / "paced.duckdb", rows, args.rate, args.seconds, args.max_batch, redactor)
+        )
         print(
             f"StoreWriter paced : {p['rows']} rows at {args.rate:,.0f} rows/s; add_call mean "
             f"{p['mean']:.2f} µs, p99 {p['p99']:.2f} µs, max {p['max']:.0f} µs; event-loop "

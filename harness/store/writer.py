@@ -19,6 +19,11 @@ writer thread is sticky: the batch is rolled back, nothing later is written
 :class:`~harness.errors.HarnessError` naming the file. Rows that could not be
 written are saved next to the database as JSON lines on ``close``.
 
+Secrets: every row (``runs``, ``calls``, ``trials``, and the unwritten-rows
+dump) passes through the writer's :class:`~harness.redact.Redactor` when it is
+accepted, so a key echoed into any text column (answer, verifier or tool
+output, bodies, errors, future columns) is stored as ``[REDACTED:<label>]``.
+
 Duplicate ``trial_id`` (a resumed run re-running a trial that had already been
 recorded): ``INSERT OR IGNORE`` — the first durable outcome wins and a warning
 is logged. Replacing would let a re-run silently re-roll a trial's result
@@ -43,6 +48,7 @@ import duckdb
 import pyarrow as pa
 
 from harness.errors import HarnessError
+from harness.redact import Redactor
 from harness.store.migrations import migrate
 
 __all__ = ["StoreWriter", "read_completed_trials"]
@@ -207,7 +213,12 @@ class StoreWriter:
     """
 
     def __init__(
-        self, path: str | Path, *, flush_interval_s: float = 0.2, max_batch: int = 2000
+        self,
+        path: str | Path,
+        *,
+        flush_interval_s: float = 0.2,
+        max_batch: int = 2000,
+        redactor: Redactor | None = None,
     ) -> None:
         """Open (creating if needed) and migrate ``path``, then start the writer thread.
 
@@ -217,6 +228,8 @@ class StoreWriter:
                 about this are durable.
             max_batch: rows per Arrow batch; this many waiting rows also wake
                 the writer before the interval ends.
+            redactor: redacts held secrets from every text value written
+                (see :func:`harness.redact.held_secrets`); None: nothing to redact.
 
         Raises:
             HarnessError: the file cannot be opened (e.g. another process has it).
@@ -226,6 +239,7 @@ class StoreWriter:
         self.path = Path(path)
         self._interval = float(flush_interval_s)
         self._max_batch = int(max_batch)
+        self._redactor = redactor or Redactor()
         try:
             self._con = duckdb.connect(str(self.path))
         except duckdb.Error as exc:
@@ -277,7 +291,8 @@ class StoreWriter:
         self._add(self._trials, row)
 
     def _add(self, buf: list[dict[str, Any]], row: Mapping[str, Any]) -> None:
-        item = dict(row)  # the caller may reuse or mutate its dict afterwards
+        # A copy (the caller may reuse its dict), redacted before it is kept anywhere.
+        item = self._redactor.row(row)
         with self._cond:
             if self._failure is not None or self._stopping:
                 self._raise_unusable()
@@ -297,7 +312,7 @@ class StoreWriter:
         self._check_open()
         table = self._tables["runs"]
         try:
-            batch = table.to_arrow([dict(row)])
+            batch = table.to_arrow([self._redactor.row(row)])
         except ValueError as exc:
             raise HarnessError(f"store {self.path}: {exc}") from None
         with self._db_lock:
@@ -326,6 +341,7 @@ class StoreWriter:
                 f"store {self.path}: update_run needs known runs columns other than run_id, "
                 f"got {', '.join(sorted(fields)) or 'none'}"
             )
+        fields = self._redactor.row(fields)
         try:
             one = table.to_arrow([{"run_id": run_id, **fields}])
         except ValueError as exc:

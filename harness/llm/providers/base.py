@@ -51,6 +51,7 @@ from harness.llm.http import Timeouts
 from harness.llm.ratelimit import RATE_HEADER_PREFIXES
 from harness.llm.sse import SSEDecoder
 from harness.llm.types import ChatRequest, ChatResponse
+from harness.redact import MIN_SECRET_LEN
 
 __all__ = [
     "REDACTED",
@@ -65,7 +66,6 @@ __all__ = [
 REDACTED = "[REDACTED]"
 
 _SNIPPET = 300
-_MIN_SECRET_LEN = 8
 _DRAIN_LIMIT = 64 * 1024
 _DRAIN_TIMEOUT_S = 0.5
 _RATE_PREFIXES = tuple(p.encode() for p in RATE_HEADER_PREFIXES)
@@ -204,7 +204,7 @@ class ProviderAdapter(ABC):
         # Scrubbing a very short "key" (e.g. a placeholder for a keyless server)
         # would mangle every body it occurs in, and such a string is no secret.
         self._secret = (
-            self._api_key if self._api_key and len(self._api_key) >= _MIN_SECRET_LEN else None
+            self._api_key if self._api_key and len(self._api_key) >= MIN_SECRET_LEN else None
         )
         self._http = http
         self._timeouts = timeouts or Timeouts()

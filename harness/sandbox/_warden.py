@@ -22,6 +22,7 @@ import json
 import os
 import selectors
 import signal
+import stat
 import subprocess
 import time
 
@@ -72,7 +73,8 @@ def _write(req: dict) -> dict:
     for rel, b64 in req["files"].items():
         path = _inside(rel, must_exist=False)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as fh:
+        fd = _open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        with open(fd, "wb") as fh:
             fh.write(base64.b64decode(b64))
     return {"ok": True}
 
@@ -80,13 +82,25 @@ def _write(req: dict) -> dict:
 def _read(req: dict) -> dict:
     path = _inside(req["path"])
     limit = min(int(req.get("limit") or MAX_READ), MAX_READ)
-    with open(path, "rb") as fh:
+    with open(_open_regular(path, os.O_RDONLY), "rb") as fh:
         data = fh.read(limit + 1)
+        size = os.fstat(fh.fileno()).st_size
     return {
         "data": base64.b64encode(data[:limit]).decode(),
         "truncated": len(data) > limit,
-        "size": os.path.getsize(path),
+        "size": size,
     }
+
+
+def _open_regular(path: str, flags: int) -> int:
+    """Open ``path`` without following a last symlink and without blocking (a FIFO the code
+    planted must not stall the warden); anything but a regular file is refused."""
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise PermissionError(f"{os.path.basename(path)!r} is not a regular file")
+    os.set_blocking(fd, True)
+    return fd
 
 
 def _list(req: dict) -> dict:
@@ -113,11 +127,15 @@ def _snapshot(req: dict) -> dict:
     skipped: list[str] = []
     for rel, size in _list({"limit": 100_000})["files"]:
         full = os.path.join(_State.workdir, rel)
-        if os.path.islink(full) or not os.path.isfile(full) or size > min(budget, MAX_READ):
+        if size > min(budget, MAX_READ):
             skipped.append(rel)
             continue
-        with open(full, "rb") as fh:
-            data = fh.read(MAX_READ)
+        try:
+            with open(_open_regular(full, os.O_RDONLY), "rb") as fh:
+                data = fh.read(MAX_READ)
+        except OSError:
+            skipped.append(rel)  # a link, a FIFO, a socket: not part of a workspace copy
+            continue
         budget -= len(data)
         out[rel] = base64.b64encode(data).decode()
     return {"files": out, "skipped": skipped}
@@ -144,9 +162,11 @@ def _run(req: dict) -> dict:
     head, tail, total, timed_out = _collect(proc, stdin, timeout, limit)
     kill(proc)
     code = proc.wait()
+    # A nested sandbox reports a death by signal n the shell's way, as exit 128 + n.
+    sig = -code if code < 0 else code - 128 if 128 < code <= 128 + 64 else None
     return {
-        "exit": code if code >= 0 else None,
-        "signal": -code if code < 0 else None,
+        "exit": None if sig is not None else code,
+        "signal": sig,
         "timed_out": timed_out,
         "output": _render(head, tail, total),
         "output_bytes": total,
@@ -192,9 +212,12 @@ def _judge(req: dict) -> dict:
 
 
 def _reset(req: dict) -> dict:
-    root = _State.workdir
-    for name in os.listdir(root):
-        _remove(os.path.join(root, name))
+    roots = [_State.workdir]
+    if _State.nested:  # inside a sandbox /tmp and /dev/shm are ours too
+        roots += ["/tmp", "/dev/shm"]
+    for root in roots:
+        for name in os.listdir(root):
+            _remove(os.path.join(root, name))
     return {"ok": True}
 
 

@@ -196,6 +196,26 @@ _AS_USER = [
 # -- bubblewrap --------------------------------------------------------------------------------
 
 
+# Runs with the set-up's capabilities, before any of them is dropped: a /proc of the sandbox's
+# own pid namespace, and the writable places as tmpfs capped in size and in number of files.
+# $0: size in bytes; $1: inodes; then the command.
+_BWRAP_SETUP = r"""
+set -e
+S=$0; I=$1; shift
+mount -t proc proc /proc
+for d in /work /tmp /dev/shm; do
+  mount -t tmpfs -o "size=$S,nr_inodes=$I,mode=1777,nosuid,nodev" tmpfs "$d"
+done
+cd /work
+exec "$@"
+"""
+
+
+def _inodes(limits: SandboxLimits) -> int:
+    # About one file per KiB of the size cap: each costs kernel memory outside the size cap.
+    return max(1024, limits.disk_mb * 1024)
+
+
 class BwrapBackend(Backend):
     name = "bwrap"
 
@@ -209,7 +229,6 @@ class BwrapBackend(Backend):
         return f"bwrap ({_version('bwrap')})"
 
     def plan(self, layout: SandboxLayout, limits: SandboxLimits, uid: int | None) -> OuterPlan:
-        size = str(limits.disk_mb << 20)
         args = [_which("bwrap") or "bwrap"]
         args += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
         args += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
@@ -231,10 +250,9 @@ class BwrapBackend(Backend):
         for src, dest in _ro_entries(layout):
             args += _parents(dest, made)
             args += ["--ro-bind", src, dest]
-        args += ["--bind", "/proc", "/proc", "--dev", "/dev"]
-        args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
-        args += ["--perms", "1777", "--size", size, "--tmpfs", _WORK, "--chdir", _WORK, "--"]
-        args += ["/bin/sh", "-c", 'mount -t proc proc /proc && exec "$@"', "sh"]
+        args += ["--bind", "/proc", "/proc", "--dev", "/dev", "--dir", "/tmp", "--dir", _WORK]
+        args += ["--remount-ro", "/dev", "--remount-ro", "/", "--"]
+        args += ["/bin/sh", "-c", _BWRAP_SETUP, str(limits.disk_mb << 20), str(_inodes(limits))]
         args += _setpriv_drop(uid) if uid is not None else _AS_USER
         nested = [
             "bwrap",
@@ -247,11 +265,16 @@ class BwrapBackend(Backend):
             "--disable-userns",
             "--die-with-parent",
             "--new-session",
+            # Everything read-only (submounts too), then the three capped tmpfs writable again:
+            # no writable place without a cap on its size and on its number of files. A fresh
+            # /dev (the bound one would be nodev) is made read-only once shm is in place.
             "--ro-bind", "/", "/",
             "--bind", _WORK, _WORK,
-            "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
-            "--proc", "/proc",
+            "--bind", "/tmp", "/tmp",
             "--dev", "/dev",
+            "--bind", "/dev/shm", "/dev/shm",
+            "--remount-ro", "/dev",
+            "--proc", "/proc",
             "--chdir", _WORK,
             "--",
         ]  # fmt: skip
@@ -281,10 +304,10 @@ def _parents(dest: str, made: set[str]) -> list[str]:
 
 # Runs as (namespace) root inside fresh mount/pid/net/ipc/uts namespaces: build a root of
 # read-only binds on a tmpfs, pivot into it, drop every capability, exec the warden.
-# $1: staging dir; $2: disk size; $3: "ro" list file; then the command.
+# $1: staging dir; $2: disk size; $3: inodes; $4: "ro" list file; then the command.
 _UNSHARE_SETUP = r"""
 set -eu
-R=$1; SIZE=$2; LIST=$3; shift 3
+R=$1; SIZE=$2; INODES=$3; LIST=$4; shift 4
 mount -t tmpfs -o mode=755 tmpfs "$R"
 cd "$R"
 mkdir -p usr proc dev tmp work etc .old
@@ -304,8 +327,9 @@ ln -s /proc/self/fd dev/fd; ln -s /proc/self/fd/0 dev/stdin
 ln -s /proc/self/fd/1 dev/stdout; ln -s /proc/self/fd/2 dev/stderr
 mkdir -p dev/shm
 mount -t proc proc proc
-mount -t tmpfs -o "size=$SIZE,mode=1777" tmpfs tmp
-mount -t tmpfs -o "size=$SIZE,mode=1777" tmpfs work
+for d in tmp work dev/shm; do
+  mount -t tmpfs -o "size=$SIZE,nr_inodes=$INODES,mode=1777,nosuid,nodev" tmpfs "$d"
+done
 chmod 755 .
 pivot_root . .old
 cd /
@@ -317,11 +341,13 @@ exec "$@"
 """
 
 # The nested sandbox: a new user (root inside, mapped to the outer's uid), pid, mount, network,
-# IPC and UTS namespace; its own /proc and /tmp; then no capability at all.
+# IPC and UTS namespace; its own /proc; then no capability at all.
 _UNSHARE_NESTED = (
+    # sh stays pid 1 (a command that were pid 1 could not be killed from inside: kill $$ would
+    # be ignored) and exits with the command's status; no user namespace may be made inside.
     "mount -t proc proc /proc && "
-    'mount -t tmpfs -o "size=$0,mode=1777" tmpfs /tmp && '
-    'exec setpriv --no-new-privs --inh-caps=-all --bounding-set=-all -- "$@"'
+    "echo 0 > /proc/sys/user/max_user_namespaces && "
+    'setpriv --no-new-privs --inh-caps=-all --bounding-set=-all -- "$@"'
 )
 
 
@@ -368,6 +394,7 @@ class UnshareBackend(Backend):
             "sh",
             staging,
             size,
+            str(_inodes(limits)),
             list_file,
             *final,
         ]
@@ -380,7 +407,7 @@ class UnshareBackend(Backend):
             "/bin/sh",
             "-c",
             _UNSHARE_NESTED,
-            size,
+            "sh",
         ]
 
         def cleanup() -> None:

@@ -15,6 +15,7 @@ marshalled code on stdin, so nothing of the harness is visible in the sandbox's 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import contextlib
 import functools
@@ -40,6 +41,15 @@ _WARDEN_LOAD = ("_wire", "_judge", "_warden")
 _STDERR_TAIL = 8192
 _GRACE_S = 5.0
 _UIDS = UidPool()
+# Process groups of sandboxes not yet closed: killed at exit should a caller forget close().
+_LIVE: set[int] = set()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for pgid in list(_LIVE):
+        _kill_group(pgid)
+
 
 #: The ``-c`` program of every sandboxed interpreter: read ``<size> <main> <modules>`` and a
 #: marshalled ``{name: marshalled code}``, load the modules in order, run ``main.main()``.
@@ -246,6 +256,7 @@ class Session:
         self.closed = True
         proc = self._proc
         if proc is not None:
+            _LIVE.discard(proc.pid)
             _kill_group(proc.pid)
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
@@ -299,6 +310,7 @@ class Session:
         except OSError as exc:
             await self.close()
             raise SandboxError(f"cannot start the {self.backend.name} sandbox: {exc}") from exc
+        _LIVE.add(self._proc.pid)
         self._started = time.monotonic()
         self._stderr_task = asyncio.ensure_future(self._drain_stderr())
         assert self._proc.stdin is not None

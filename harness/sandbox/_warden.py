@@ -37,6 +37,7 @@ class _State:
     prlimit: tuple[str, ...] = ()
     env: dict[str, str] = {}  # noqa: RUF012 — replaced, never mutated
     workdir = "/work"
+    warm = False
 
 
 def main() -> None:
@@ -176,6 +177,10 @@ def _run(req: dict) -> dict:
 
 def _judge(req: dict) -> dict:
     import _judge
+
+    if not _State.warm:
+        _judge.warm()  # imported once here, the forked jobs start with them
+        _State.warm = True
 
     job = req["job"]
     deadline = float(job.get("timeout_s", 10.0)) + 5.0

@@ -24,6 +24,7 @@ import marshal
 import os
 import signal
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,12 @@ from typing import Any
 from harness.errors import SandboxError
 from harness.sandbox.backends import Backend, OuterPlan, SandboxLayout, host_layout
 from harness.sandbox.limits import SandboxLimits
-from harness.sandbox.uids import UidPool, kill_uid
+from harness.sandbox.uids import UidPool, kill_uid, wait_gone
 
 __all__ = ["CommandResult", "Session", "bootstrap", "bundle", "probe_backend"]
 
 _HERE = Path(__file__).resolve().parent
-_WARDEN_MODULES = ("_wire", "_candidate", "_judge", "_warden")
+_WARDEN_MODULES = ("_wire", "_candidate", "_guards", "_judge", "_warden")
 _WARDEN_LOAD = ("_wire", "_judge", "_warden")
 _STDERR_TAIL = 8192
 _GRACE_S = 5.0
@@ -91,7 +92,8 @@ def bundle(main: str = "_warden", load: tuple[str, ...] = _WARDEN_LOAD) -> bytes
         if not path.exists() and name != main:
             continue
         source = path.read_text(encoding="utf-8")
-        code = compile(source, f"<sandbox {name}>", "exec", dont_inherit=True)
+        # optimize=2 drops docstrings: less to send and unmarshal for every sandbox
+        code = compile(source, f"<sandbox {name}>", "exec", dont_inherit=True, optimize=2)
         blobs[name] = marshal.dumps(code)
     data = marshal.dumps(blobs)
     load = tuple(name for name in load if name in blobs)
@@ -268,7 +270,9 @@ class Session:
                 await self._stderr_task
         if self._uid is not None:
             kill_uid(self._uid)
-            _UIDS.give_back(self._uid)
+            # Only a uid with nothing left may serve another sandbox.
+            if await asyncio.to_thread(wait_gone, self._uid):
+                _UIDS.give_back(self._uid)
             self._uid = None
         if self._plan is not None:
             self._plan.cleanup()
@@ -311,6 +315,8 @@ class Session:
             await self.close()
             raise SandboxError(f"cannot start the {self.backend.name} sandbox: {exc}") from exc
         _LIVE.add(self._proc.pid)
+        # Forgotten sessions (never closed, their event loop gone) still die with their object.
+        weakref.finalize(self, _forget, self._proc.pid, self._uid)
         self._started = time.monotonic()
         self._stderr_task = asyncio.ensure_future(self._drain_stderr())
         assert self._proc.stdin is not None
@@ -381,6 +387,14 @@ def _error_of(message: str) -> Exception:
     if kind in known:
         return known[kind](text)
     return SandboxError(message)
+
+
+def _forget(pgid: int, uid: int | None) -> None:
+    if pgid in _LIVE:
+        _LIVE.discard(pgid)
+        _kill_group(pgid)
+        if uid is not None:
+            kill_uid(uid)
 
 
 def _kill_group(pgid: int) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
-__all__ = ["UidPool", "kill_uid", "uid_pids"]
+__all__ = ["UidPool", "kill_uid", "uid_pids", "wait_gone"]
 
 
 class UidPool:
@@ -62,3 +63,16 @@ def kill_uid(uid: int) -> None:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             continue
+
+
+def wait_gone(uid: int, timeout_s: float = 2.0) -> bool:
+    """Kill ``uid``'s processes until none is left (teardown is asynchronous); True if gone."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pids = uid_pids(uid)
+        if not pids:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        kill_uid(uid)
+        time.sleep(0.005)

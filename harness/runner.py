@@ -242,6 +242,8 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
         require_credentials(models, {m for s in specs for m in s.models})
     elif cfg.endpoints.mode != "sim":
         raise ConfigError(f"endpoints.mode must be 'live' or 'sim', got {cfg.endpoints.mode!r}")
+    # The sandbox is checked before the first call: no silent downgrade, no wasted spend.
+    sandbox = _sandbox_backend(conf)
 
     from harness.redact import Redactor, held_secrets
     from harness.store.writer import StoreWriter, read_completed_trials
@@ -249,6 +251,8 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
     db_path = run_dir / DB_NAME
     done_ids = read_completed_trials(db_path) if cfg.resume else set()
     run_id = _existing_run_id(db_path) if cfg.resume else run_dir.name
+    # Read before this run's writer opens its file (DuckDB locks it).
+    sandbox_before = _existing_sandbox(db_path) if cfg.resume else None
     todo = [s for s in specs if s.trial_id not in done_ids]
     summary = RunSummary(
         run_id=run_id,
@@ -270,7 +274,13 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
             sim_url = sim.url
         now = datetime.now(UTC)
         if cfg.resume:
-            writer.update_run(run_id, status="running", finished_at=None, stop_reason=None)
+            writer.update_run(
+                run_id,
+                status="running",
+                finished_at=None,
+                stop_reason=None,
+                sandbox=_sandbox_label(sandbox, sandbox_before),
+            )
         else:
             writer.start_run(
                 {
@@ -282,6 +292,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
                     "simulated": cfg.endpoints.mode == "sim",
                     "git_commit": _git_commit(),
                     "versions": _versions(),
+                    "sandbox": _sandbox_label(sandbox),
                     "seed": cfg.seed,
                     "run_dir": str(run_dir.resolve()),
                     "started_at": now,
@@ -290,7 +301,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSum
             )
         status = "failed"
         try:
-            asyncio.run(_run_async(conf, todo, run_id, sim_url, writer, summary, prior))
+            asyncio.run(_run_async(conf, todo, run_id, sim_url, writer, summary, prior, sandbox))
             status = summary.stop_status or "completed"
         except KeyboardInterrupt:
             status = "interrupted"
@@ -360,6 +371,7 @@ async def _run_async(
     writer: Any,
     summary: RunSummary,
     prior: Any = None,
+    sandbox: Any = None,
 ) -> None:
     from harness.cost.budget import track_trial
     from harness.cost.pricing import Pricer
@@ -396,6 +408,9 @@ async def _run_async(
             max_workers=cfg.verifier.workers,
             timeout_s=cfg.verifier.timeout_s,
             memory_mb=cfg.verifier.memory_mb,
+            max_processes=cfg.verifier.max_processes,
+            disk_mb=cfg.verifier.disk_mb,
+            backend=sandbox or cfg.verifier.sandbox,
         )
         if cfg.verifier.enabled
         else None
@@ -470,6 +485,69 @@ async def _run_async(
         if progress is not None:
             progress.close()
         await client.aclose()
+        if verifier is not None:
+            await verifier.aclose()
+
+
+def _sandbox_backend(cfg: Config) -> Any:
+    """The verifier's isolation backend, probed now (None when verification is off).
+
+    Raises:
+        ConfigError: ``verifier.*`` limits out of range.
+        SandboxUnavailableError: No backend works here (one line: why, how to enable one).
+    """
+    if not cfg.verifier.enabled:
+        return None
+    from harness.sandbox import SandboxLimits, backend_names, resolve_backend
+
+    v = cfg.verifier
+    if v.sandbox not in backend_names():
+        raise ConfigError(
+            f"verifier.sandbox must be one of {', '.join(backend_names())}, got {v.sandbox!r}"
+        )
+    try:
+        SandboxLimits(
+            timeout_s=v.timeout_s,
+            memory_mb=v.memory_mb,
+            max_processes=v.max_processes,
+            disk_mb=v.disk_mb,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"verifier: {exc}") from None
+    backend = resolve_backend(v.sandbox)
+    if not backend.isolated:
+        log.warning("verifier.sandbox=unsafe_local: model code runs WITHOUT isolation")
+    return backend
+
+
+def _sandbox_label(backend: Any, before: str | None = None) -> str:
+    """``runs.sandbox``: backend, version and uid mode (``unsafe_local`` starts the text)."""
+    if backend is None:
+        label = "none (verifier off)"
+    elif not backend.isolated:
+        label = "unsafe_local (no OS-level isolation; in-process guards only)"
+    else:
+        import os
+
+        mode = "own uid per sandbox" if os.geteuid() == 0 else "user namespace"
+        label = f"{backend.describe()}, {mode}"
+    if before and before != label and not label.startswith("unsafe_local"):
+        # A resume under another backend: keep both, the unsafe one first if any.
+        return f"{before}; resumed with {label}"
+    if before and before != label:
+        return f"{label}; first attempt {before}"
+    return label
+
+
+def _existing_sandbox(db_path: Path) -> str | None:
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        cols = {r[0] for r in con.execute("SELECT * FROM runs LIMIT 0").description}
+        if "sandbox" not in cols:
+            return None
+        row = con.execute("SELECT sandbox FROM runs ORDER BY started_at LIMIT 1").fetchone()
+    return None if row is None else row[0]
 
 
 def _models_in_play(cfg: Config, specs: Sequence[TrialSpec]) -> set[str]:

@@ -103,8 +103,12 @@ def verdicts() -> dict[str, dict[str, VerifyResult | list[tuple[str, VerifyResul
     async def run_all() -> list[VerifyResult]:
         first = [j for j in jobs if j[1] != "mutant"]
         rest = [j for j in jobs if j[1] == "mutant"]
-        done = await asyncio.gather(*(plain.verify_code(t, code) for *_, t, code in first))
-        done += await asyncio.gather(*(quick.verify_code(t, code) for *_, t, code in rest))
+        try:
+            done = await asyncio.gather(*(plain.verify_code(t, code) for *_, t, code in first))
+            done += await asyncio.gather(*(quick.verify_code(t, code) for *_, t, code in rest))
+        finally:
+            await plain.aclose()
+            await quick.aclose()
         jobs[:] = first + rest
         return done
 

@@ -25,6 +25,7 @@ RUNS = [
     "finished_at",
     "status",
     "stop_reason",
+    "sandbox",
 ]
 TRIALS = [
     "trial_id",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from harness.errors import SandboxError
 from harness.llm.client import CallContext, LLMClient
 from harness.llm.types import ChatRequest, Message
 from harness.routing.base import Decision
@@ -116,15 +117,20 @@ async def run_trial(
             row.update(status="ok", verifier_reason="skipped")
         else:
             t0 = time.perf_counter()
-            result = await verifier.verify(spec.task, resp.content)
-            row.update(
-                status="ok",
-                success=result.success,
-                score=result.score,
-                verifier_reason=result.reason,
-                verifier_output=result.output,
-                verify_ms=(time.perf_counter() - t0) * 1000,
-            )
+            try:
+                result = await verifier.verify(spec.task, resp.content)
+            except SandboxError as exc:
+                # The sandbox broke (twice): no verdict, never the model's failure.
+                row.update(status="verifier_error", error=str(exc))
+            else:
+                row.update(
+                    status="ok",
+                    success=result.success,
+                    score=result.score,
+                    verifier_reason=result.reason,
+                    verifier_output=result.output,
+                    verify_ms=(time.perf_counter() - t0) * 1000,
+                )
     row["finished_at"] = datetime.now(UTC)
     return row
 

@@ -74,6 +74,14 @@ def build_cross_report(
         banner = "SIMULATED runs: endpoints=sim — figures describe the simulator, not real models."
         blocks.append(Banner(banner))
         txt.append(banner)
+    unsafe = [r.run_id for r in reports if r.meta.get("sandbox_unsafe")]
+    if unsafe:
+        banner = (
+            f"UNSAFE SANDBOX in {len(unsafe)} of {len(reports)} runs ({', '.join(unsafe)}): "
+            "model code ran without OS-level isolation; their verdicts could have been forged."
+        )
+        blocks.append(Banner(banner))
+        txt.append(banner)
     blocks.append(Heading(title, 1))
     txt.append(title)
     warnings: list[str] = []

@@ -57,6 +57,7 @@ __all__ = [
     "FEW_TASKS",
     "MANY_PAIRS",
     "SIMULATED_BANNER",
+    "UNSAFE_SANDBOX_BANNER",
     "Report",
     "build_cross_report",
     "build_report",
@@ -65,6 +66,17 @@ __all__ = [
 
 #: First line of every report of a simulated run (markdown prefixes "> ").
 SIMULATED_BANNER = "SIMULATED run: endpoints=sim — figures describe the simulator, not real models."
+#: First line of every report of a run whose model code ran without OS-level isolation.
+UNSAFE_SANDBOX_BANNER = (
+    "UNSAFE SANDBOX: verifier.sandbox=unsafe_local — model code ran without OS-level "
+    "isolation; a verdict could have been forged and the host reached."
+)
+
+
+def sandbox_unsafe(run: pd.Series) -> bool:
+    """Whether the run's model code ran with ``unsafe_local`` (no OS-level isolation)."""
+    value = run.get("sandbox")
+    return isinstance(value, str) and value.startswith("unsafe_local")
 
 
 # --------------------------------------------------------------------------- content
@@ -114,6 +126,7 @@ def _header(
         ("run_id", str(run["run_id"])),
         ("design", str(run.get("design") or "")),
         ("endpoints", str(run.get("endpoints_mode") or "")),
+        ("sandbox", str(run.get("sandbox") or "")),
         ("seed", str(run.get("seed"))),
         ("tasks", f"{n_tasks}" + (f" ({suite})" if suite else "")),
         ("replicates", str(reps)),
@@ -178,6 +191,8 @@ def build_report(con: duckdb.DuckDBPyConnection, run_id: str, alpha: float = 0.0
         "status": str(run.get("status") or ""),
         "stop_reason": run.get("stop_reason"),
         "endpoints": str(run.get("endpoints_mode") or ""),
+        "sandbox": run.get("sandbox"),
+        "sandbox_unsafe": sandbox_unsafe(run),
         "seed": run.get("seed"),
         "n_tasks": int(trials["task_id"].nunique()) if len(trials) else 0,
         "n_trials": len(trials),
@@ -189,6 +204,9 @@ def build_report(con: duckdb.DuckDBPyConnection, run_id: str, alpha: float = 0.0
     figures: dict[str, Figure] = {}
     blocks: list[Block] = []
     head_txt: list[str] = []
+    if sandbox_unsafe(run):
+        blocks.append(Banner(UNSAFE_SANDBOX_BANNER))
+        head_txt.append(UNSAFE_SANDBOX_BANNER)
     if simulated:
         blocks.append(Banner(SIMULATED_BANNER))
         head_txt.append(SIMULATED_BANNER)

@@ -357,6 +357,12 @@ class VerifierConfig:
     memory_mb: int = 1024
     workers: int | None = None
     """Parallel verifications (None: one per core)."""
+    sandbox: str = "auto"
+    """Isolation backend: auto (bwrap, else unshare), bwrap, unshare, or unsafe_local (none)."""
+    disk_mb: int = 64
+    """Size of the sandbox's private work folder and /tmp (each a tmpfs)."""
+    max_processes: int = 64
+    """Processes and threads model code may run at once (RLIMIT_NPROC of its own uid)."""
 
 
 @dataclass

@@ -132,10 +132,16 @@ def m002_providers_routing_budgets(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(stmt)
 
 
+def m003_sandbox(con: duckdb.DuckDBPyConnection) -> None:
+    """Which isolation backend ran the model's code (``unsafe_local`` is flagged in reports)."""
+    con.execute("ALTER TABLE runs ADD COLUMN sandbox VARCHAR")
+
+
 #: Applied in order; append only.
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     m001_initial,
     m002_providers_routing_budgets,
+    m003_sandbox,
 ]
 
 

@@ -505,8 +505,6 @@ def test_verify_never_raises():
 
 
 def test_verify_uses_compare_digest():
-    import secrets as _t_secrets
-
     calls = []
     original = _t_hmac.compare_digest
 
@@ -514,18 +512,23 @@ def test_verify_uses_compare_digest():
         calls.append((a, b))
         return original(a, b)
 
-    # The answer's own namespace (the tests may run in a copy of it).
+    # The answer's own namespace and the hmac/secrets modules it uses: in the sandbox the
+    # tests run in another process, where these are references to the answer's objects.
     g = getattr(verify, "__globals__", globals())
+    mods = [m for m in list(g.values()) if getattr(m, "__name__", None) in ("hmac", "secrets")]
+    saved_mods = [(m, m.compare_digest) for m in mods if hasattr(m, "compare_digest")]
     saved = g.get("compare_digest")
+    for m, _ in saved_mods:
+        m.compare_digest = spy
     _t_hmac.compare_digest = spy
-    _t_secrets.compare_digest = spy
     if saved is not None:
         g["compare_digest"] = spy
     try:
         assert verify(b"m", sign(b"m", _T_KEY), _T_KEY)
     finally:
+        for m, f in saved_mods:
+            m.compare_digest = f
         _t_hmac.compare_digest = original
-        _t_secrets.compare_digest = original
         if saved is not None:
             g["compare_digest"] = saved
     assert calls, "verify must compare with hmac.compare_digest"
@@ -747,15 +750,22 @@ def test_uses_compare_digest():
         calls.append(1)
         return original(a, b)
 
-    # The answer's own namespace (the tests may run in a copy of it).
+    # The answer's own namespace and the hmac/secrets modules it uses: in the sandbox the
+    # tests run in another process, where these are references to the answer's objects.
     g = getattr(verify_password, "__globals__", globals())
+    mods = [m for m in list(g.values()) if getattr(m, "__name__", None) in ("hmac", "secrets")]
+    saved_mods = [(m, m.compare_digest) for m in mods if hasattr(m, "compare_digest")]
     saved = g.get("compare_digest")
+    for m, _ in saved_mods:
+        m.compare_digest = spy
     _t_hmac.compare_digest = spy
     if saved is not None:
         g["compare_digest"] = spy
     try:
         assert verify_password("pw", hash_password("pw", iterations=1000))
     finally:
+        for m, f in saved_mods:
+            m.compare_digest = f
         _t_hmac.compare_digest = original
         if saved is not None:
             g["compare_digest"] = saved

@@ -259,6 +259,13 @@ class Session:
         proc = self._proc
         if proc is not None:
             _LIVE.discard(proc.pid)
+            if self._uid is not None and proc.returncode is None:
+                # The sandbox's own processes first, so that their parent inside (unshare's
+                # fork) reaps them: killed together, the orphans wait as zombies of the slot's
+                # uid for the host's init, which may take seconds to reap them.
+                kill_uid(self._uid)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(proc.wait()), timeout=0.5)
             _kill_group(proc.pid)
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
